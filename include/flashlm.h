@@ -1,0 +1,207 @@
+// flashlm.h - the public API of flashlm, a C11 LLM inference engine for GGUF
+// models on small devices. This is the only header that is installed.
+//
+// Usage:
+//
+//     struct flm_err err;
+//     struct flm_model *model;
+//     struct flm_model_params mp = flm_model_params_default();
+//     if (flm_model_open(&model, "models/smollm2.gguf", &mp, &err) != FLM_OK) {
+//         fprintf(stderr, "%s\n", err.msg);
+//         return 1;
+//     }
+//     struct flm_context *ctx;
+//     struct flm_context_params cp = flm_context_params_default();
+//     flm_context_init(&ctx, model, &cp, &err);
+//     struct flm_sampler *smp;
+//     struct flm_sampler_params sp = flm_sampler_params_default();   // greedy
+//     flm_sampler_init(&smp, &sp, model, &err);
+//     flm_generate(ctx, smp, "Once upon a time", 64, print_piece, NULL, NULL, &err);
+//     flm_sampler_free(smp);
+//     flm_context_free(ctx);
+//     flm_model_free(model);
+//
+// Rules: every call that can fail returns flm_status (FLM_OK == 0, errors < 0)
+// and fills the caller's struct flm_err with a message naming the file,
+// offset, tensor or field at fault. The library never exits, aborts on bad
+// input, or prints; it keeps no mutable global state. A model is read-only
+// after open and may serve many contexts (one per conversation), each used by
+// one thread at a time. Whoever calls _open/_init calls _free; _free(NULL) is
+// a no-op.
+#ifndef FLASHLM_H
+#define FLASHLM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------- status
+
+typedef enum flm_status {
+    FLM_OK              = 0,
+    FLM_ERR_IO          = -1,  // file missing, unreadable, short read
+    FLM_ERR_FORMAT      = -2,  // malformed or inconsistent file
+    FLM_ERR_NOMEM       = -3,  // allocation failed or over budget
+    FLM_ERR_INVALID     = -4,  // bad argument from the caller
+    FLM_ERR_UNSUPPORTED = -5,  // valid input flashlm cannot handle (arch, type, template)
+    FLM_ERR_CONTEXT     = -6,  // tokens do not fit in the context
+    FLM_ERR_CANCELLED   = -7,  // a callback asked to stop
+} flm_status;
+
+struct flm_err {
+    flm_status status;
+    char       msg[512];
+};
+
+const char *flm_status_str(flm_status s);
+
+// ---------------------------------------------------------------- model
+
+struct flm_model;
+
+struct flm_model_params {
+    bool use_mmap;  // map the file read-only (default); false reads it into memory
+};
+struct flm_model_params flm_model_params_default(void);
+
+flm_status flm_model_open(struct flm_model **out, const char *path, const struct flm_model_params *params,
+                          struct flm_err *err);
+void       flm_model_free(struct flm_model *model);
+
+struct flm_model_info {
+    const char *arch;        // "llama", "gemma3", ...; valid while the model lives
+    const char *name;        // general.name or ""
+    int32_t     n_vocab;
+    int32_t     n_ctx_train;
+    int32_t     n_embd;
+    int32_t     n_layer;
+    int32_t     n_head;
+    int32_t     n_head_kv;
+    int64_t     n_params;
+    uint64_t    weight_bytes;  // bytes of all tensors
+    uint64_t    file_size;
+};
+void flm_model_get_info(const struct flm_model *model, struct flm_model_info *out);
+
+// ---------------------------------------------------------------- tokens
+
+int32_t flm_token_bos(const struct flm_model *model);  // -1 when the model has none
+int32_t flm_token_eos(const struct flm_model *model);
+bool    flm_token_is_eog(const struct flm_model *model, int32_t token);  // end of generation (EOS, EOT, ...)
+
+// Tokenizes len bytes of text. add_special adds BOS (and EOS) as the model's
+// metadata says; parse_special turns special-token strings ("<|im_start|>")
+// into their ids instead of text. Writes at most n_max ids; *n_out is the
+// number of tokens the text needs (FLM_ERR_INVALID when it exceeds n_max).
+flm_status flm_tokenize(const struct flm_model *model, const char *text, size_t len, bool add_special,
+                        bool parse_special, int32_t *tokens, int32_t n_max, int32_t *n_out, struct flm_err *err);
+
+// Bytes of one token's text into buf (not NUL-terminated). Returns the byte
+// count, or -(bytes needed) when n is too small. Control tokens render as
+// empty unless special is true.
+int32_t flm_token_to_piece(const struct flm_model *model, int32_t token, char *buf, int32_t n, bool special);
+
+// Detokenizes a whole sequence into buf with a terminating NUL; returns the
+// length, or -(length + 1) when n is too small.
+int32_t flm_detokenize(const struct flm_model *model, const int32_t *tokens, int32_t n_tokens, char *buf,
+                       int32_t n, bool special);
+
+// ---------------------------------------------------------------- context
+
+struct flm_context;
+
+struct flm_context_params {
+    int32_t n_ctx;      // tokens of KV cache; 0 = min(model's training context, 4096)
+    int32_t n_batch;    // tokens evaluated per forward pass in prefill
+    int32_t n_threads;  // 0 = all cores
+};
+struct flm_context_params flm_context_params_default(void);
+
+flm_status flm_context_init(struct flm_context **out, const struct flm_model *model,
+                            const struct flm_context_params *params, struct flm_err *err);
+void       flm_context_free(struct flm_context *ctx);
+
+int32_t flm_context_n_ctx(const struct flm_context *ctx);
+int32_t flm_context_pos(const struct flm_context *ctx);  // tokens already in the KV cache
+// Drops cached tokens from position pos on (0 clears the conversation).
+flm_status flm_context_truncate(struct flm_context *ctx, int32_t pos, struct flm_err *err);
+
+// Evaluates n tokens at the next positions. With all_logits the logits of every
+// token are kept, else only the last one's. FLM_ERR_CONTEXT when they do not fit.
+flm_status flm_eval(struct flm_context *ctx, const int32_t *tokens, int32_t n, bool all_logits,
+                    struct flm_err *err);
+// Logits (n_vocab floats) of token i of the last flm_eval (i = -1: the last
+// one). Valid until the next flm_eval on this context; NULL if not kept.
+const float *flm_get_logits(const struct flm_context *ctx, int32_t i);
+
+// ---------------------------------------------------------------- sampling
+
+struct flm_sampler;
+
+struct flm_sampler_params {
+    float    temperature;       // <= 0: greedy
+    int32_t  top_k;             // <= 0: off
+    float    top_p;             // >= 1: off
+    float    min_p;             // <= 0: off
+    float    repeat_penalty;    // 1: off
+    int32_t  repeat_last_n;     // tokens the penalties look back over
+    float    frequency_penalty; // 0: off
+    float    presence_penalty;  // 0: off
+    uint64_t seed;
+};
+struct flm_sampler_params flm_sampler_params_default(void);
+
+flm_status flm_sampler_init(struct flm_sampler **out, const struct flm_sampler_params *params,
+                            const struct flm_model *model, struct flm_err *err);
+void       flm_sampler_free(struct flm_sampler *s);
+// Picks the next token from logits (not modified) and remembers it for penalties.
+int32_t flm_sampler_sample(struct flm_sampler *s, const float *logits);
+// Tells the sampler about tokens it did not pick (the prompt) for penalties.
+void flm_sampler_accept(struct flm_sampler *s, int32_t token);
+void flm_sampler_reset(struct flm_sampler *s);
+
+// ---------------------------------------------------------------- generation
+
+// Called once per generated token with its text (may be empty while a UTF-8
+// character is incomplete; never a broken character). Return false to stop.
+typedef bool (*flm_token_fn)(void *user, int32_t token, const char *text, size_t len);
+
+struct flm_gen_stats {
+    int32_t n_prompt;
+    int32_t n_generated;
+    double  prompt_seconds;
+    double  gen_seconds;
+    bool    stopped_by_eog;
+};
+
+// Tokenizes prompt (with special tokens parsed, BOS per metadata unless the
+// context already holds tokens), evaluates it, then samples up to n_predict
+// tokens, stopping at end-of-generation. n_predict < 0: until EOG or context end.
+flm_status flm_generate(struct flm_context *ctx, struct flm_sampler *smp, const char *prompt, int32_t n_predict,
+                        flm_token_fn on_token, void *user, struct flm_gen_stats *stats, struct flm_err *err);
+
+// ---------------------------------------------------------------- chat
+
+struct flm_chat_msg {
+    const char *role;     // "system", "user", "assistant"
+    const char *content;
+};
+
+// Renders messages with the model's chat template (known-template table keyed
+// by the metadata's template or architecture). With add_assistant, ends with
+// the opening of the assistant's turn. *out is malloc'd; free with flm_free.
+// FLM_ERR_UNSUPPORTED names the template when it is not known.
+flm_status flm_chat_apply(const struct flm_model *model, const struct flm_chat_msg *msgs, size_t n_msgs,
+                          bool add_assistant, char **out, struct flm_err *err);
+
+void flm_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

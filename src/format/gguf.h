@@ -1,0 +1,121 @@
+// gguf.h - validating GGUF v2/v3 reader (and a small writer for tests/tools).
+//
+// GGUF layout (little endian): magic "GGUF", u32 version, u64 n_tensors,
+// u64 n_kv; n_kv key/value pairs (gguf string key, u32 value type, value);
+// n_tensors tensor infos (string name, u32 n_dims, u64 ne[n_dims], u32 type,
+// u64 offset relative to the data section); padding to general.alignment
+// (default 32); the data section. A gguf string is u64 length + bytes (no NUL).
+//
+// flm_gguf_open validates everything before it returns: header counts against
+// the file size, every string/array length, value types, tensor dims and the
+// products of dims (overflow), types known with ne[0] a multiple of the block
+// size, offsets aligned, each tensor's bytes inside the data section and not
+// overlapping another's, unique tensor names and unique keys. After a
+// successful open no getter can read out of bounds.
+//
+// The file is mapped read-only (or read into memory with
+// FLM_GGUF_OPEN_NO_MMAP). All pointers returned are borrowed and stay valid
+// until flm_gguf_close.
+#ifndef FLM_FORMAT_GGUF_H
+#define FLM_FORMAT_GGUF_H
+
+#include "core/status.h"
+#include "core/types.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLM_GGUF_MAX_DIMS 4
+
+enum flm_gguf_vtype {
+    FLM_GGUF_UINT8   = 0,
+    FLM_GGUF_INT8    = 1,
+    FLM_GGUF_UINT16  = 2,
+    FLM_GGUF_INT16   = 3,
+    FLM_GGUF_UINT32  = 4,
+    FLM_GGUF_INT32   = 5,
+    FLM_GGUF_FLOAT32 = 6,
+    FLM_GGUF_BOOL    = 7,
+    FLM_GGUF_STRING  = 8,
+    FLM_GGUF_ARRAY   = 9,
+    FLM_GGUF_UINT64  = 10,
+    FLM_GGUF_INT64   = 11,
+    FLM_GGUF_FLOAT64 = 12,
+};
+
+struct flm_gguf_str {
+    const char *ptr;  // not NUL-terminated; points into the mapping
+    uint64_t    len;
+};
+
+struct flm_gguf_tensor {
+    struct flm_gguf_str name;
+    uint32_t            n_dims;
+    int64_t             ne[FLM_GGUF_MAX_DIMS];  // ne[0] is the row length; unused dims are 1
+    enum flm_type       type;
+    uint64_t            offset;  // relative to the data section
+    size_t              nbytes;
+    const void         *data;    // into the mapping, aligned to the file's alignment
+};
+
+struct flm_gguf;
+
+enum { FLM_GGUF_OPEN_NO_MMAP = 1 };
+
+flm_status flm_gguf_open(struct flm_gguf **out, const char *path, unsigned flags, struct flm_err *err);
+// Parses a buffer the caller owns (must outlive the handle). Used by fuzzing and tests.
+flm_status flm_gguf_open_buffer(struct flm_gguf **out, const void *buf, size_t size, struct flm_err *err);
+void       flm_gguf_close(struct flm_gguf *g);
+
+uint32_t flm_gguf_version(const struct flm_gguf *g);
+uint64_t flm_gguf_file_size(const struct flm_gguf *g);
+uint32_t flm_gguf_alignment(const struct flm_gguf *g);
+uint64_t flm_gguf_data_offset(const struct flm_gguf *g);  // absolute offset of the data section
+
+// ---- metadata
+int64_t             flm_gguf_n_kv(const struct flm_gguf *g);
+int64_t             flm_gguf_find_key(const struct flm_gguf *g, const char *key);  // -1 when absent
+struct flm_gguf_str flm_gguf_key(const struct flm_gguf *g, int64_t i);
+enum flm_gguf_vtype flm_gguf_kv_type(const struct flm_gguf *g, int64_t i);
+enum flm_gguf_vtype flm_gguf_arr_type(const struct flm_gguf *g, int64_t i);  // element type of an array
+uint64_t            flm_gguf_arr_len(const struct flm_gguf *g, int64_t i);
+const void         *flm_gguf_arr_data(const struct flm_gguf *g, int64_t i);  // numeric arrays only
+struct flm_gguf_str flm_gguf_arr_str(const struct flm_gguf *g, int64_t i, uint64_t j);
+
+// Typed getters by key. Each returns FLM_OK, or FLM_ERR_FORMAT with a message
+// naming the key when it is missing or has another type. Integer getters
+// accept any integer type whose value fits; float getters accept f32/f64.
+flm_status flm_gguf_get_u32(const struct flm_gguf *g, const char *key, uint32_t *out, struct flm_err *err);
+flm_status flm_gguf_get_i32(const struct flm_gguf *g, const char *key, int32_t *out, struct flm_err *err);
+flm_status flm_gguf_get_f32(const struct flm_gguf *g, const char *key, float *out, struct flm_err *err);
+flm_status flm_gguf_get_bool(const struct flm_gguf *g, const char *key, bool *out, struct flm_err *err);
+flm_status flm_gguf_get_str(const struct flm_gguf *g, const char *key, struct flm_gguf_str *out, struct flm_err *err);
+// Array getter: checks the element type and returns index for arr_* calls.
+flm_status flm_gguf_get_arr(const struct flm_gguf *g, const char *key, enum flm_gguf_vtype elem,
+                            int64_t *idx, uint64_t *len, struct flm_err *err);
+
+// ---- tensors
+int64_t                       flm_gguf_n_tensors(const struct flm_gguf *g);
+const struct flm_gguf_tensor *flm_gguf_tensor(const struct flm_gguf *g, int64_t i);
+const struct flm_gguf_tensor *flm_gguf_find_tensor(const struct flm_gguf *g, const char *name);  // NULL if absent
+
+// ---- writer (tests, tools): builds a GGUF file in memory.
+struct flm_gguf_writer;
+flm_status flm_gguf_writer_init(struct flm_gguf_writer **out, uint32_t version, uint32_t alignment);
+void       flm_gguf_writer_free(struct flm_gguf_writer *w);
+flm_status flm_gguf_writer_kv_u32(struct flm_gguf_writer *w, const char *key, uint32_t v);
+flm_status flm_gguf_writer_kv_i32(struct flm_gguf_writer *w, const char *key, int32_t v);
+flm_status flm_gguf_writer_kv_f32(struct flm_gguf_writer *w, const char *key, float v);
+flm_status flm_gguf_writer_kv_bool(struct flm_gguf_writer *w, const char *key, bool v);
+flm_status flm_gguf_writer_kv_str(struct flm_gguf_writer *w, const char *key, const char *v);
+flm_status flm_gguf_writer_kv_arr(struct flm_gguf_writer *w, const char *key, enum flm_gguf_vtype elem,
+                                  const void *data, uint64_t n);  // numeric elements
+flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type,
+                                  uint32_t n_dims, const int64_t *ne, const void *data, size_t nbytes);
+// Serializes to a malloc'd buffer (caller frees) or to a file.
+flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
+flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, struct flm_err *err);
+
+#endif
