@@ -14,7 +14,8 @@
 //     struct flm_context_params cp = flm_context_params_default();
 //     flm_context_init(&ctx, model, &cp, &err);
 //     struct flm_sampler *smp;
-//     struct flm_sampler_params sp = flm_sampler_params_default();   // greedy
+//     struct flm_sampler_params sp = flm_sampler_params_default();
+//     sp.temperature = 0;                                              // greedy
 //     flm_sampler_init(&smp, &sp, model, &err);
 //     flm_generate(ctx, smp, "Once upon a time", 64, print_piece, NULL, NULL, &err);
 //     flm_sampler_free(smp);
@@ -126,6 +127,9 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *mo
 void       flm_context_free(struct flm_context *ctx);
 
 int32_t flm_context_n_ctx(const struct flm_context *ctx);
+int32_t flm_context_n_batch(const struct flm_context *ctx);
+size_t  flm_context_memory(const struct flm_context *ctx);  // bytes of KV cache and scratch
+const struct flm_model *flm_context_model(const struct flm_context *ctx);
 int32_t flm_context_pos(const struct flm_context *ctx);  // tokens already in the KV cache
 // Drops cached tokens from position pos on (0 clears the conversation).
 flm_status flm_context_truncate(struct flm_context *ctx, int32_t pos, struct flm_err *err);
@@ -144,15 +148,17 @@ struct flm_sampler;
 
 struct flm_sampler_params {
     float    temperature;       // <= 0: greedy
-    int32_t  top_k;             // <= 0: off
-    float    top_p;             // >= 1: off
-    float    min_p;             // <= 0: off
+    int32_t  top_k;             // 0: off
+    float    top_p;             // 1: off
+    float    min_p;             // 0: off
     float    repeat_penalty;    // 1: off
     int32_t  repeat_last_n;     // tokens the penalties look back over
     float    frequency_penalty; // 0: off
     float    presence_penalty;  // 0: off
     uint64_t seed;
 };
+// temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, penalties off, seed 0xF1A5.
+// Out-of-range values are refused by flm_sampler_init with the field named.
 struct flm_sampler_params flm_sampler_params_default(void);
 
 flm_status flm_sampler_init(struct flm_sampler **out, const struct flm_sampler_params *params,
@@ -183,6 +189,31 @@ struct flm_gen_stats {
 // tokens, stopping at end-of-generation. n_predict < 0: until EOG or context end.
 flm_status flm_generate(struct flm_context *ctx, struct flm_sampler *smp, const char *prompt, int32_t n_predict,
                         flm_token_fn on_token, void *user, struct flm_gen_stats *stats, struct flm_err *err);
+
+// Like flm_generate from prompt tokens (at least one): evaluates them after
+// what the context holds, then samples. Used by chat to add only a new turn.
+flm_status flm_generate_tokens(struct flm_context *ctx, struct flm_sampler *smp, const int32_t *prompt,
+                               int32_t n_prompt, int32_t n_predict, flm_token_fn on_token, void *user,
+                               struct flm_gen_stats *stats, struct flm_err *err);
+
+// ---------------------------------------------------------------- perplexity
+
+struct flm_ppl_result {
+    double  ppl;       // exp(nll / n_scored)
+    double  nll;       // summed negative log-likelihood (natural log)
+    int64_t n_scored;  // tokens scored
+    int32_t n_chunks;
+};
+
+// Called after each chunk with the running perplexity; return false to stop.
+typedef bool (*flm_ppl_fn)(void *user, int32_t chunk, int32_t n_chunks, double ppl);
+
+// Perplexity the way llama.cpp's perplexity tool measures it: the tokens are
+// cut into n_tokens / chunk_len chunks, each evaluated from an empty cache
+// (its first token replaced by BOS when the model adds one), and the second
+// half of each chunk is scored. chunk_len must not exceed the context size.
+flm_status flm_perplexity(struct flm_context *ctx, const int32_t *tokens, int32_t n_tokens, int32_t chunk_len,
+                          flm_ppl_fn on_chunk, void *user, struct flm_ppl_result *out, struct flm_err *err);
 
 // ---------------------------------------------------------------- chat
 
