@@ -80,15 +80,25 @@ struct flm_gguf_str flm_gguf_key(const struct flm_gguf *g, int64_t i);
 enum flm_gguf_vtype flm_gguf_kv_type(const struct flm_gguf *g, int64_t i);
 enum flm_gguf_vtype flm_gguf_arr_type(const struct flm_gguf *g, int64_t i);  // element type of an array
 uint64_t            flm_gguf_arr_len(const struct flm_gguf *g, int64_t i);
-const void         *flm_gguf_arr_data(const struct flm_gguf *g, int64_t i);  // numeric arrays only
-struct flm_gguf_str flm_gguf_arr_str(const struct flm_gguf *g, int64_t i, uint64_t j);
+// Numeric arrays only: the elements, aligned for their type (a copy when the
+// file has them misaligned), so they can be indexed as a C array.
+const void         *flm_gguf_arr_data(const struct flm_gguf *g, int64_t i);
+struct flm_gguf_str flm_gguf_arr_str(const struct flm_gguf *g, int64_t i, uint64_t j);  // O(1)
+// Indices out of range and calls on the wrong kind of value are programmer
+// errors (FLM_ASSERT); check kv_type / arr_type first when walking a file.
+
+// "u8", "i32", "f32", "bool", "string", "array", ... ("unknown" otherwise).
+const char *flm_gguf_vtype_name(enum flm_gguf_vtype t);
 
 // Typed getters by key. Each returns FLM_OK, or FLM_ERR_FORMAT with a message
 // naming the key when it is missing or has another type. Integer getters
 // accept any integer type whose value fits; float getters accept f32/f64.
 flm_status flm_gguf_get_u32(const struct flm_gguf *g, const char *key, uint32_t *out, struct flm_err *err);
 flm_status flm_gguf_get_i32(const struct flm_gguf *g, const char *key, int32_t *out, struct flm_err *err);
+flm_status flm_gguf_get_u64(const struct flm_gguf *g, const char *key, uint64_t *out, struct flm_err *err);
+flm_status flm_gguf_get_i64(const struct flm_gguf *g, const char *key, int64_t *out, struct flm_err *err);
 flm_status flm_gguf_get_f32(const struct flm_gguf *g, const char *key, float *out, struct flm_err *err);
+flm_status flm_gguf_get_f64(const struct flm_gguf *g, const char *key, double *out, struct flm_err *err);
 flm_status flm_gguf_get_bool(const struct flm_gguf *g, const char *key, bool *out, struct flm_err *err);
 flm_status flm_gguf_get_str(const struct flm_gguf *g, const char *key, struct flm_gguf_str *out, struct flm_err *err);
 // Array getter: checks the element type and returns index for arr_* calls.
@@ -101,6 +111,14 @@ const struct flm_gguf_tensor *flm_gguf_tensor(const struct flm_gguf *g, int64_t 
 const struct flm_gguf_tensor *flm_gguf_find_tensor(const struct flm_gguf *g, const char *name);  // NULL if absent
 
 // ---- writer (tests, tools): builds a GGUF file in memory.
+// Calls return FLM_ERR_INVALID for what would make an invalid file (duplicate
+// key or tensor name, empty or too long name, n_dims not in 1..4, negative
+// dim, unknown type, ne[0] not a multiple of the block size, nbytes not the
+// tensor's size, version not 2 or 3, alignment not a power of two) and
+// FLM_ERR_NOMEM when out of memory. alignment 0 means the default 32; any
+// other value is also written as general.alignment. Tensor data is copied
+// (data NULL means zeros) and laid out in call order, each at an aligned
+// offset.
 struct flm_gguf_writer;
 flm_status flm_gguf_writer_init(struct flm_gguf_writer **out, uint32_t version, uint32_t alignment);
 void       flm_gguf_writer_free(struct flm_gguf_writer *w);
@@ -109,6 +127,9 @@ flm_status flm_gguf_writer_kv_i32(struct flm_gguf_writer *w, const char *key, in
 flm_status flm_gguf_writer_kv_f32(struct flm_gguf_writer *w, const char *key, float v);
 flm_status flm_gguf_writer_kv_bool(struct flm_gguf_writer *w, const char *key, bool v);
 flm_status flm_gguf_writer_kv_str(struct flm_gguf_writer *w, const char *key, const char *v);
+// Any scalar type but STRING and ARRAY; v points to one value of that type.
+flm_status flm_gguf_writer_kv_scalar(struct flm_gguf_writer *w, const char *key, enum flm_gguf_vtype type,
+                                     const void *v);
 flm_status flm_gguf_writer_kv_arr(struct flm_gguf_writer *w, const char *key, enum flm_gguf_vtype elem,
                                   const void *data, uint64_t n);  // numeric elements
 flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
