@@ -57,9 +57,15 @@ void       flm_vocab_free(struct flm_vocab *v);
 int32_t flm_vocab_n_tokens(const struct flm_vocab *v);
 int32_t flm_vocab_bos(const struct flm_vocab *v);
 int32_t flm_vocab_eos(const struct flm_vocab *v);
+// End-of-turn token: tokenizer.ggml.eot_token_id, else found by name like
+// llama.cpp ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", ...); -1 if none.
+int32_t flm_vocab_eot(const struct flm_vocab *v);
 bool    flm_vocab_add_bos(const struct flm_vocab *v);
 bool    flm_vocab_is_eog(const struct flm_vocab *v, int32_t tok);
 bool    flm_vocab_is_control(const struct flm_vocab *v, int32_t tok);
+// llama.cpp's llama_token_attr bits for a token (its GGUF type after
+// llama.cpp's by-name overrides); 0 for an invalid id.
+uint32_t flm_vocab_attr(const struct flm_vocab *v, int32_t tok);
 // Token id whose text is exactly s (special tokens included), -1 if none.
 int32_t flm_vocab_find(const struct flm_vocab *v, const char *s, size_t len);
 // Raw vocabulary string of a token (borrowed, not NUL-terminated).
