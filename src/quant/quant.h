@@ -30,4 +30,102 @@ struct flm_type_traits {
 // NULL when the type has no implementation.
 const struct flm_type_traits *flm_quant_traits(enum flm_type t);
 
+// ---------------------------------------------------------------- per-format oracles
+//
+// For every format <f>:
+//   flm_<f>_dequantize_ref(x, y, k)  k elements of blocks x -> floats y
+//   flm_<f>_quantize_ref(x, y, k)    k floats x -> blocks y (the reference quantizer)
+//   flm_<f>_vec_dot_ref(n, s, x, y)  *s = dot of weight row x and activation row y,
+//                                    y in the format's vec_dot_type
+// k and n must be multiples of the block size (FLM_ASSERT'ed): callers size
+// rows from validated tensor shapes. The block layouts are in quant/blocks.h.
+//
+// Weight quantizers follow ggml's *_ref quantizers (no importance matrix).
+// Activation quantizers (q8_0, q8_1, q8_K) compute what llama.cpp's portable
+// CPU path computes, bit for bit. The dot products reproduce the order of
+// integer and float operations of ggml's scalar (generic) dot products, so
+// the results are bit-identical to that path; llama.cpp's SIMD paths sum the
+// same block terms in another order (float rounding differences only).
+
+// x F32 . y F32: float products summed in double
+void flm_f32_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_f32_quantize_ref(const float *x, void *y, int64_t k);
+void flm_f32_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x F16 . y F16: exact products summed in double (ggml_vec_dot_f16)
+void flm_f16_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_f16_quantize_ref(const float *x, void *y, int64_t k);
+void flm_f16_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x BF16 . y BF16: exact products summed in double (ggml_vec_dot_bf16)
+void flm_bf16_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_bf16_quantize_ref(const float *x, void *y, int64_t k);
+void flm_bf16_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q4_0 . y Q8_0
+void flm_q4_0_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q4_0_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q4_0_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q4_1 . y Q8_1
+void flm_q4_1_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q4_1_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q4_1_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q5_0 . y Q8_0
+void flm_q5_0_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q5_0_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q5_0_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q5_1 . y Q8_1
+void flm_q5_1_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q5_1_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q5_1_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q8_0 . y Q8_0; also the activations of q4_0/q5_0/q8_0
+void flm_q8_0_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q8_0_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q8_0_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// activations of q4_1/q5_1 only (no dot)
+void flm_q8_1_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q8_1_quantize_ref(const float *x, void *y, int64_t k);
+
+// x Q2_K . y Q8_K
+void flm_q2_K_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q2_K_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q2_K_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q3_K . y Q8_K
+void flm_q3_K_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q3_K_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q3_K_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q4_K . y Q8_K
+void flm_q4_K_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q4_K_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q4_K_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q5_K . y Q8_K
+void flm_q5_K_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q5_K_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q5_K_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// x Q6_K . y Q8_K
+void flm_q6_K_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q6_K_quantize_ref(const float *x, void *y, int64_t k);
+void flm_q6_K_vec_dot_ref(int64_t n, float *s, const void *x, const void *y);
+
+// activations of the K-quants only (no dot)
+void flm_q8_K_dequantize_ref(const void *x, float *y, int64_t k);
+void flm_q8_K_quantize_ref(const float *x, void *y, int64_t k);
+
+// Q8_0 / Q8_1 activation quantizers as llama.cpp's x86 AVX/AVX2 build computes
+// them (the path its CPU backend takes on this project's x86 machines): the
+// multiplier is 127/amax instead of 1/(amax/127) and halves round to even
+// instead of away from zero. The result differs from the _ref quantizer only
+// in rare elements that sit on (or within an ulp of) a rounding boundary.
+void flm_q8_0_quantize_x86_ref(const float *x, void *y, int64_t k);
+void flm_q8_1_quantize_x86_ref(const float *x, void *y, int64_t k);
+
 #endif
