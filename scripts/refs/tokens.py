@@ -12,6 +12,7 @@ Fixture files (all plain text, '#' lines are comments):
         <hex(pieces, special=false)|-> <hex(pieces, special=true)|->
       The two detokenizations are the concatenation of llama_token_to_piece(tok,
       lstrip=0) over the ids, i.e. what flm_vocab_piece must produce.
+      Also cases_<variant>.txt for the VARIANTS below (same format).
   attrs_<model>.txt   "eog <ids>": every id llama_vocab_is_eog accepts; then
       "attr <value> <first> <last>" for each run of ids whose llama_token_attr is
       not plain NORMAL (4): the token types after llama.cpp's by-name overrides.
@@ -27,7 +28,9 @@ import argparse
 import ctypes
 import hashlib
 import os
+import struct
 import sys
+import tempfile
 import unicodedata
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -36,6 +39,16 @@ MODELS = {
     "gemma3": "gemma-3-270m-q4_k_m.gguf",
 }
 GPL3 = "/usr/share/common-licenses/GPL-3"
+# Variants: a model's vocabulary with other tokenizer settings, to check the
+# pre-tokenizers and options no default model uses. llama.cpp reads a copy of
+# the GGUF metadata with the override (and no tensors).
+VARIANTS = {
+    "smollm2-llama-bpe": ("smollm2", "tokenizer.ggml.pre", "llama-bpe"),
+    "smollm2-qwen2": ("smollm2", "tokenizer.ggml.pre", "qwen2"),
+    "smollm2-default": ("smollm2", "tokenizer.ggml.pre", "default"),
+    "smollm2-gpt-2": ("smollm2", "tokenizer.ggml.pre", "gpt-2"),
+    "gemma3-space-prefix": ("gemma3", "tokenizer.ggml.add_space_prefix", True),
+}
 
 C_FUNC = b"""static int add(int a, int b) {
     if (a > 0 && b > INT_MAX - a) return -1;  // overflow
@@ -140,11 +153,11 @@ def hexs(b):
     return b.hex() if b else "-"
 
 
-def write_cases(llama_cpp, llm, name, out_dir):
+def write_cases(llama_cpp, llm, name, out_dir, what):
     vocab = llm._model.vocab
-    texts = TEXTS + (SPM_ONLY_TEXTS if name == "gemma3" else [])
+    texts = TEXTS + (SPM_ONLY_TEXTS if name.startswith("gemma3") else [])
     lines = [
-        "# reference tokenizations from llama.cpp (llama-cpp-python %s) for %s" % (llama_cpp.__version__, MODELS[name]),
+        "# reference tokenizations from llama.cpp (llama-cpp-python %s) for %s" % (llama_cpp.__version__, what),
         "# add_special parse_special hex(text) n_ids ids... hex(pieces special=0) hex(pieces special=1)",
     ]
     for text in texts:
@@ -213,9 +226,73 @@ def fixtures():
     for name, file in MODELS.items():
         path = os.path.join(ROOT, "models", file)
         llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
-        write_cases(llama_cpp, llm, name, out_dir)
+        write_cases(llama_cpp, llm, name, out_dir, file)
         write_attrs(llama_cpp, llm, name, out_dir)
         write_gpl3(llama_cpp, llm, name, out_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (base, key, value) in VARIANTS.items():
+            version, kvs = gguf_read_kvs(os.path.join(ROOT, "models", MODELS[base]))
+            kvs = [kv for kv in kvs if kv[0] != key.encode()] + [(key.encode(), gguf_value(value))]
+            path = os.path.join(tmp, name + ".gguf")
+            gguf_write_kvs(path, version, kvs)
+            llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+            write_cases(llama_cpp, llm, name, out_dir, "%s with %s = %r" % (MODELS[base], key, value))
+
+
+# ---------------------------------------------------------------- GGUF metadata copy
+
+GGUF_SCALAR_SIZE = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+GGUF_STRING, GGUF_ARRAY, GGUF_BOOL = 8, 9, 7
+
+
+def gguf_read_kvs(path):
+    """The metadata of a GGUF file as (key, type+value bytes) pairs."""
+    with open(path, "rb") as f:
+        data = f.read(64 << 20)  # the metadata of the default models is far smaller
+    assert data[:4] == b"GGUF"
+    version, _, n_kv = struct.unpack_from("<IQQ", data, 4)
+
+    def skip_string(p):
+        (n,) = struct.unpack_from("<Q", data, p)
+        return p + 8 + n
+
+    def skip_value(t, p):
+        if t == GGUF_STRING:
+            return skip_string(p)
+        if t == GGUF_ARRAY:
+            et, n = struct.unpack_from("<IQ", data, p)
+            p += 12
+            if et == GGUF_STRING:
+                for _ in range(n):
+                    p = skip_string(p)
+                return p
+            return p + GGUF_SCALAR_SIZE[et] * n
+        return p + GGUF_SCALAR_SIZE[t]
+
+    kvs, pos = [], 24
+    for _ in range(n_kv):
+        end = skip_string(pos)
+        key = data[pos + 8:end]
+        (t,) = struct.unpack_from("<I", data, end)
+        value_end = skip_value(t, end + 4)
+        kvs.append((key, data[end:value_end]))
+        pos = value_end
+    return version, kvs
+
+
+def gguf_value(value):
+    if isinstance(value, bool):
+        return struct.pack("<IB", GGUF_BOOL, int(value))
+    raw = value.encode()
+    return struct.pack("<IQ", GGUF_STRING, len(raw)) + raw
+
+
+def gguf_write_kvs(path, version, kvs):
+    out = [b"GGUF", struct.pack("<IQQ", version, 0, len(kvs))]
+    for key, value in kvs:
+        out += [struct.pack("<Q", len(key)), key, value]
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
 
 
 # ---------------------------------------------------------------- unicode table

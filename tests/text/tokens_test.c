@@ -119,12 +119,10 @@ static size_t pieces(const struct flm_vocab *v, const int32_t *ids, int32_t n, b
 
 // ---------------------------------------------------------------- cases
 
-static void check_cases(const struct model_case *m) {
-    struct flm_gguf  *g = NULL;
-    struct flm_vocab *v = load(m, &g, NULL);
-    if (!v) skip();
+// Compares every case of fixture cases_<name>.txt; returns the number that differ.
+static int check_case_file(const struct flm_vocab *v, const char *name) {
     size_t len;
-    char  *file = fixture("cases", m->name, &len);
+    char  *file = fixture("cases", name, &len);
     char  *text = malloc(len + 1), *d0 = malloc(len + 1), *d1 = malloc(len + 1), *got = malloc(64 * len + 64);
     int32_t *ids = malloc((len + 1) * sizeof *ids);
     int      n_cases = 0, n_bad = 0;
@@ -138,7 +136,7 @@ static void check_cases(const struct model_case *m) {
         for (int32_t i = 0; i < n_ids; i++) ids[i] = atoi(strtok_r(NULL, " ", &fs));
         size_t n_d0 = unhex(strtok_r(NULL, " ", &fs), d0), n_d1 = unhex(strtok_r(NULL, " ", &fs), d1);
         char   label[128];
-        snprintf(label, sizeof label, "%s case %d", m->name, n_cases);
+        snprintf(label, sizeof label, "%s case %d", name, n_cases);
         n_cases++;
         if (!same_ids(v, text, n_text, add, parse, ids, n_ids, label)) {
             n_bad++;
@@ -156,10 +154,19 @@ static void check_cases(const struct model_case *m) {
         }
     }
     free(file), free(text), free(d0), free(d1), free(got), free(ids);
+    assert_true(n_cases >= 160);
+    if (n_bad) fprintf(stderr, "%s: %d of %d cases differ from llama.cpp\n", name, n_bad, n_cases);
+    return n_bad;
+}
+
+static void check_cases(const struct model_case *m) {
+    struct flm_gguf  *g = NULL;
+    struct flm_vocab *v = load(m, &g, NULL);
+    if (!v) skip();
+    int n_bad = check_case_file(v, m->name);
     flm_vocab_free(v);
     flm_gguf_close(g);
-    assert_true(n_cases >= 160);
-    if (n_bad) fail_msg("%s: %d of %d cases differ from llama.cpp", m->name, n_bad, n_cases);
+    assert_int_equal(n_bad, 0);
 }
 
 static void test_cases_smollm2(void **state) {
@@ -169,6 +176,88 @@ static void test_cases_smollm2(void **state) {
 static void test_cases_gemma3(void **state) {
     (void)state;
     check_cases(&models[1]);
+}
+
+// ---------------------------------------------------------------- variants
+
+// The arrays of a GGUF vocabulary, read independently of vocab_gguf.c.
+struct spec_arrays {
+    const char **tok, **mer;
+    size_t      *tok_len, *mer_len;
+    float       *scores;
+    int32_t     *types;
+};
+
+static void read_strs(const struct flm_gguf *g, const char *key, const char ***s, size_t **l, int32_t *n) {
+    int64_t  idx;
+    uint64_t len;
+    assert_int_equal(flm_gguf_get_arr(g, key, FLM_GGUF_STRING, &idx, &len, NULL), FLM_OK);
+    *s = malloc(len * sizeof **s), *l = malloc(len * sizeof **l), *n = (int32_t)len;
+    for (uint64_t j = 0; j < len; j++) {
+        struct flm_gguf_str str = flm_gguf_arr_str(g, idx, j);
+        (*s)[j] = str.ptr, (*l)[j] = (size_t)str.len;
+    }
+}
+
+static void *read_nums(const struct flm_gguf *g, const char *key, enum flm_gguf_vtype t) {
+    int64_t  idx;
+    uint64_t len;
+    if (flm_gguf_find_key(g, key) < 0) return NULL;
+    assert_int_equal(flm_gguf_get_arr(g, key, t, &idx, &len, NULL), FLM_OK);
+    void *p = malloc(len * 4);
+    memcpy(p, flm_gguf_arr_data(g, idx), len * 4);
+    return p;
+}
+
+static int32_t read_id(const struct flm_gguf *g, const char *key) {
+    uint32_t id;
+    return flm_gguf_get_u32(g, key, &id, NULL) == FLM_OK ? (int32_t)id : -1;
+}
+
+// The model's vocabulary with another pre-tokenizer (pre != NULL) or add_space_prefix.
+static struct flm_vocab *load_variant(const struct model_case *m, const char *pre, bool space_prefix) {
+    const char *path = flm_test_model(m->file);
+    if (!path) return NULL;
+    struct flm_gguf *g = NULL;
+    assert_int_equal(flm_gguf_open(&g, path, 0, NULL), FLM_OK);
+    struct spec_arrays    a = {0};
+    struct flm_vocab_spec s = {.kind = pre ? FLM_VOCAB_BPE : FLM_VOCAB_SPM, .pre = pre};
+    read_strs(g, "tokenizer.ggml.tokens", &a.tok, &a.tok_len, &s.n_tokens);
+    if (pre) read_strs(g, "tokenizer.ggml.merges", &a.mer, &a.mer_len, &s.n_merges);
+    a.scores = read_nums(g, "tokenizer.ggml.scores", FLM_GGUF_FLOAT32);
+    a.types = read_nums(g, "tokenizer.ggml.token_type", FLM_GGUF_INT32);
+    s.tokens = a.tok, s.token_lens = a.tok_len, s.merges = a.mer, s.merge_lens = a.mer_len;
+    s.scores = a.scores, s.types = a.types;
+    s.bos = read_id(g, "tokenizer.ggml.bos_token_id"), s.eos = read_id(g, "tokenizer.ggml.eos_token_id");
+    s.unk = read_id(g, "tokenizer.ggml.unknown_token_id"), s.pad = read_id(g, "tokenizer.ggml.padding_token_id");
+    s.eot = -1;
+    assert_int_equal(flm_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &s.add_bos, NULL), FLM_OK);
+    s.add_space_prefix = space_prefix;
+    struct flm_vocab *v = NULL;
+    struct flm_err    err = {0};
+    if (flm_vocab_init(&v, &s, &err) != FLM_OK) fail_msg("%s", err.msg);
+    free(a.tok), free(a.tok_len), free(a.mer), free(a.mer_len), free(a.scores), free(a.types);
+    flm_gguf_close(g);  // the vocabulary keeps its own copies
+    return v;
+}
+
+static void test_cases_variants(void **state) {
+    (void)state;
+    static const char *pres[] = {"llama-bpe", "qwen2", "default", "gpt-2"};
+    int n_bad = 0;
+    for (size_t k = 0; k < sizeof pres / sizeof pres[0]; k++) {
+        struct flm_vocab *v = load_variant(&models[0], pres[k], false);
+        if (!v) skip();
+        char name[64];
+        snprintf(name, sizeof name, "smollm2-%s", pres[k]);
+        n_bad += check_case_file(v, name);
+        flm_vocab_free(v);
+    }
+    struct flm_vocab *v = load_variant(&models[1], NULL, true);
+    if (!v) skip();
+    n_bad += check_case_file(v, "gemma3-space-prefix");
+    flm_vocab_free(v);
+    assert_int_equal(n_bad, 0);
 }
 
 // ---------------------------------------------------------------- attributes and EOG
@@ -321,6 +410,7 @@ static void test_buffer_too_small(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases_smollm2), cmocka_unit_test(test_cases_gemma3),
+        cmocka_unit_test(test_cases_variants),
         cmocka_unit_test(test_attrs_smollm2), cmocka_unit_test(test_attrs_gemma3),
         cmocka_unit_test(test_gpl3_smollm2),  cmocka_unit_test(test_gpl3_gemma3),
         cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_buffer_too_small),
