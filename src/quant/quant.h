@@ -21,7 +21,7 @@ typedef void (*flm_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y
 
 struct flm_type_traits {
     enum flm_type     type;
-    flm_to_float_fn   to_float;    // dequantize (NULL only for Q8_K... see .c)
+    flm_to_float_fn   to_float;    // dequantize (every type in the table has one)
     flm_from_float_fn from_float;  // reference quantizer
     flm_vec_dot_fn    vec_dot;     // NULL for activation-only types (Q8_1, Q8_K)
     enum flm_type     vec_dot_type;
@@ -29,6 +29,13 @@ struct flm_type_traits {
 
 // NULL when the type has no implementation.
 const struct flm_type_traits *flm_quant_traits(enum flm_type t);
+
+// The quantizer llama.cpp's CPU backend applies to activations of type t (a
+// vec_dot_type) on the architecture flashlm is compiled for: on x86-64 the
+// _x86_ref variants for Q8_0 and Q8_1 (its AVX/AVX2 path), otherwise, and
+// for every other type, flm_quant_traits(t)->from_float. Use it for
+// activations; use from_float for weights. NULL when t is not implemented.
+flm_from_float_fn flm_quant_act_from_float(enum flm_type t);
 
 // ---------------------------------------------------------------- per-format oracles
 //
@@ -40,12 +47,15 @@ const struct flm_type_traits *flm_quant_traits(enum flm_type t);
 // k and n must be multiples of the block size (FLM_ASSERT'ed): callers size
 // rows from validated tensor shapes. The block layouts are in quant/blocks.h.
 //
-// Weight quantizers follow ggml's *_ref quantizers (no importance matrix).
-// Activation quantizers (q8_0, q8_1, q8_K) compute what llama.cpp's portable
-// CPU path computes, bit for bit. The dot products reproduce the order of
-// integer and float operations of ggml's scalar (generic) dot products, so
-// the results are bit-identical to that path; llama.cpp's SIMD paths sum the
-// same block terms in another order (float rounding differences only).
+// Weight quantizers produce the same bytes as ggml's *_ref quantizers (no
+// importance matrix). Activation quantizers (q8_0, q8_1, q8_K) produce the
+// same bytes as ggml's portable ones; see flm_quant_act_from_float for the
+// variants llama.cpp's SIMD builds use. The dot products repeat the integer
+// and float operations of ggml's scalar (generic) dot products in their
+// source order, never fused (llama.cpp's own build may contract a * b - c * d
+// into an FMA: one rounding apart); llama.cpp's SIMD paths sum the same block
+// terms in another order. tests/quant/ggml_ref_test.c checks all of this
+// against llama.cpp's libraries.
 
 // x F32 . y F32: float products summed in double
 void flm_f32_dequantize_ref(const void *x, float *y, int64_t k);

@@ -28,3 +28,17 @@ const struct flm_type_traits *flm_quant_traits(enum flm_type t) {
     if ((unsigned)t >= FLM_TYPE_COUNT || traits[t].to_float == NULL) return NULL;
     return &traits[t];
 }
+
+// llama.cpp's x86 build quantizes Q8_0/Q8_1 activations with its AVX path,
+// which rounds differently from its portable reference (see q8_0.c); its ARM
+// NEON path (multiplier 1/d, halves to even) is not reproduced yet, so other
+// architectures get the portable quantizer.
+flm_from_float_fn flm_quant_act_from_float(enum flm_type t) {
+    const struct flm_type_traits *tr = flm_quant_traits(t);
+    if (!tr) return NULL;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (t == FLM_TYPE_Q8_0) return flm_q8_0_quantize_x86_ref;
+    if (t == FLM_TYPE_Q8_1) return flm_q8_1_quantize_x86_ref;
+#endif
+    return tr->from_float;
+}
