@@ -308,6 +308,8 @@ static flm_status check_alignment(struct parser *ps) {
 
 // Numeric arrays that are not aligned for their element type in the file get
 // an aligned copy, all in one block, so callers can index them as C arrays.
+static const uint64_t no_elements;  // what empty arrays point to: aligned for any type
+
 static flm_status align_arrays(struct parser *ps) {
     struct flm_gguf *g = ps->g;
     uint64_t total = 0;
@@ -316,7 +318,8 @@ static flm_status align_arrays(struct parser *ps) {
             struct gguf_kv *kv = &g->kv[i];
             if (kv->type != FLM_GGUF_ARRAY || kv->arr_type == FLM_GGUF_STRING) continue;
             size_t esz = flm_gguf_vtype_size(kv->arr_type);
-            if ((uintptr_t)kv->val % esz == 0) continue;
+            if (kv->arr_len == 0) kv->arr_data = &no_elements;
+            if (kv->arr_len == 0 || (uintptr_t)kv->val % esz == 0) continue;
             if (pass == 1) {
                 kv->arr_data = (uint8_t *)g->arr_copy + total;
                 memcpy((uint8_t *)g->arr_copy + total, kv->val, (size_t)(kv->arr_len * esz));
@@ -456,6 +459,7 @@ static flm_status check_data(struct parser *ps) {
                       t->nbytes > UINT64_MAX - data - t->offset ? (ull)UINT64_MAX
                                                                 : (ull)(data + t->offset + t->nbytes),
                       (ull)g->size);
+        if (st != FLM_OK) break;
         t->data = g->base + data + t->offset;
         if (t->nbytes > 0) sp[n++] = (struct span){t->offset, t->offset + t->nbytes, i};
     }

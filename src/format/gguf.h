@@ -13,9 +13,25 @@
 // overlapping another's, unique tensor names and unique keys. After a
 // successful open no getter can read out of bounds.
 //
+// The rules, where the spec leaves room: version 1 and big-endian files are
+// refused; keys are 1..65535 bytes, tensor names 1..63 (ggml's limit); bools
+// are 0 or 1; arrays of arrays are refused; general.alignment, if present, is
+// a u32 power of two; n_dims is 1..4; a dim of 0 is allowed (an empty tensor,
+// 0 bytes) but the product of the other dims must still fit in int64;
+// tensors may sit anywhere in the data section in any order (llama.cpp also
+// requires them back to back in info order; we only require no overlap).
+// Without tensors, the padding after the infos may be missing.
+//
+// Errors: FLM_ERR_IO when the file cannot be opened, mapped or read (missing,
+// a directory, not a regular file); FLM_ERR_FORMAT for malformed content (an
+// empty file included), with a message "gguf: <path>: <thing>: <value or
+// offset>"; FLM_ERR_NOMEM. Handles are read-only after open, so one handle
+// may be used from several threads.
+//
 // The file is mapped read-only (or read into memory with
 // FLM_GGUF_OPEN_NO_MMAP). All pointers returned are borrowed and stay valid
-// until flm_gguf_close.
+// until flm_gguf_close. (A mapped file truncated by someone else while open
+// faults on access; nothing in a library can prevent that.)
 #ifndef FLM_FORMAT_GGUF_H
 #define FLM_FORMAT_GGUF_H
 

@@ -49,7 +49,7 @@ struct gguf_corpus_opts {
     const char *name_suffix;            // appended to general.name (shifts the layout)
 };
 
-static const char *const gc_extra_pieces[GC_N_EXTRA] = {"\xe2\x96\x81", "\xe2\x96\x81the", "\xe2\x96\x81" "a", "e",
+static const char *const gc_extra_pieces[GC_N_EXTRA] = {"\xe2\x96\x81", "\xe2\x96\x81the", "\xe2\x96\x81\x61", "e",
                                                         "t",            "he",              "\xe2\x96\x81hello", "!"};
 
 static uint64_t gc_rand(uint64_t *s) {
