@@ -1,9 +1,321 @@
-// flashlm.c - the command-line tool (placeholder until the engine lands).
+// flashlm.c - the command-line tool: run, chat, perplexity, inspect.
+//
+// The only place that prints usage or turns a status into an exit code:
+// 0 success, 1 runtime failure (bad file, context full, ...), 2 bad usage.
 #include "flashlm.h"
 
-#include <stdio.h>
+#include "cli.h"
 
-int main(void) {
-    fprintf(stderr, "flashlm: not built yet\n");
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+// ---------------------------------------------------------------- options
+
+static const char *usage_main =
+    "usage: flashlm <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run         generate text from a prompt\n"
+    "  chat        interactive multi-turn chat with the model's chat template\n"
+    "  perplexity  perplexity of a text file\n"
+    "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
+    "\n"
+    "Run 'flashlm <command> --help' for the options of a command.\n";
+
+static const char *usage_common =
+    "  -m, --model FILE        GGUF model file (required)\n"
+    "  -c, --ctx N             context size in tokens (default: min(training context, 4096))\n"
+    "  -t, --threads N         threads (default: all cores)\n"
+    "  -b, --batch N           tokens per forward pass in prompt processing (default 64)\n"
+    "      --no-mmap           read the model into memory instead of mapping it\n";
+
+static const char *usage_sampling =
+    "  -n, --n-predict N       tokens to generate (default 128 for run; -1: until end of text)\n"
+    "      --temp T            temperature; 0 = greedy (default 0.8)\n"
+    "      --top-k K           keep the K most likely tokens (default 40; 0 = off)\n"
+    "      --top-p P           nucleus sampling (default 0.95; 1 = off)\n"
+    "      --min-p P           drop tokens below P x the top probability (default 0.05; 0 = off)\n"
+    "      --repeat-penalty R  penalty for repeated tokens (default 1.0 = off)\n"
+    "      --repeat-last-n N   tokens the penalties look back over (default 64)\n"
+    "      --frequency-penalty F, --presence-penalty P   OpenAI-style penalties (default 0)\n"
+    "  -s, --seed S            random seed (default 0xF1A5)\n";
+
+static void print_usage(const char *cmd) {
+    if (!cmd) {
+        fputs(usage_main, stdout);
+    } else if (!strcmp(cmd, "run")) {
+        printf("usage: flashlm run -m FILE -p TEXT [options]\n\nGenerates a continuation of TEXT and streams it to "
+               "stdout; statistics go to stderr.\n\n  -p, --prompt TEXT       the prompt (special tokens such as "
+               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s",
+               usage_common, usage_sampling);
+    } else if (!strcmp(cmd, "chat")) {
+        printf("usage: flashlm chat -m FILE [options]\n\nInteractive chat: type a message and press enter; an empty "
+               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s",
+               usage_common, usage_sampling);
+    } else if (!strcmp(cmd, "perplexity")) {
+        printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS]\n\nPerplexity measured like "
+               "llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of each scored.\n\n%s",
+               usage_common);
+    } else if (!strcmp(cmd, "inspect")) {
+        printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
+               "the model needs.\n\n      --tensors           list every tensor\n");
+    }
+}
+
+static bool parse_int(const char *s, int32_t *out, int32_t lo, int32_t hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+static bool parse_float(const char *s, float *out) {
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+// Returns 0 on success, EXIT_USAGE after printing what is wrong, -1 for --help.
+static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true, used = true;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return -1;
+        if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
+        if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
+        if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
+        if (!v) {
+            fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
+            return EXIT_USAGE;
+        }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
+        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
+        else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, &o->n_predict, -1, 1 << 30);
+        else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) ok = parse_int(v, &o->n_ctx, 1, 1 << 24);
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, &o->n_threads, 1, 256);
+        else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) ok = parse_int(v, &o->n_batch, 1, 4096);
+        else if (!strcmp(a, "--temp")) ok = parse_float(v, &o->sp.temperature);
+        else if (!strcmp(a, "--top-k")) ok = parse_int(v, &o->sp.top_k, 0, 1 << 30);
+        else if (!strcmp(a, "--top-p")) ok = parse_float(v, &o->sp.top_p);
+        else if (!strcmp(a, "--min-p")) ok = parse_float(v, &o->sp.min_p);
+        else if (!strcmp(a, "--repeat-penalty")) ok = parse_float(v, &o->sp.repeat_penalty);
+        else if (!strcmp(a, "--repeat-last-n")) ok = parse_int(v, &o->sp.repeat_last_n, 0, 1 << 20);
+        else if (!strcmp(a, "--frequency-penalty")) ok = parse_float(v, &o->sp.frequency_penalty);
+        else if (!strcmp(a, "--presence-penalty")) ok = parse_float(v, &o->sp.presence_penalty);
+        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            o->sp.seed = strtoull(v, &end, 0);
+            ok = !errno && end != v && !*end;
+        } else used = false;
+        if (!used) {
+            fprintf(stderr, "flashlm %s: unknown option '%s' (see 'flashlm %s --help')\n", cmd, a, cmd);
+            return EXIT_USAGE;
+        }
+        if (!ok) {
+            fprintf(stderr, "flashlm %s: invalid value '%s' for %s\n", cmd, v, a);
+            return EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!o->model) {
+        fprintf(stderr, "flashlm %s: no model given (-m FILE)\n", cmd);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------- helpers
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Reads a whole file; NULL with a message on failure.
+char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "flashlm: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    for (size_t k; buf && (k = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += k;
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        fprintf(stderr, "flashlm: cannot read '%s'\n", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+void cli_engine_free(struct engine *e) {
+    flm_sampler_free(e->smp);
+    flm_context_free(e->ctx);
+    flm_model_free(e->model);
+}
+
+int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
+    struct flm_err err = {0};
+    struct flm_model_params mp = flm_model_params_default();
+    mp.use_mmap = !o->no_mmap;
+    double t0 = cli_now();
+    if (flm_model_open(&e->model, o->model, &mp, &err)) goto fail;
+    struct flm_context_params cp = flm_context_params_default();
+    cp.n_ctx = o->n_ctx;
+    cp.n_threads = o->n_threads;
+    if (o->n_batch) cp.n_batch = o->n_batch;
+    if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
+    if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
+    fprintf(stderr, "flashlm: loaded %s in %.2f s (context %d tokens)\n", o->model, cli_now() - t0,
+            flm_context_n_ctx(e->ctx));
+    return 0;
+fail:
+    fprintf(stderr, "flashlm: %s\n", err.msg);
+    cli_engine_free(e);
     return 1;
+}
+
+bool cli_print_piece(void *user, int32_t token, const char *text, size_t len) {
+    (void)user;
+    (void)token;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+void cli_print_stats(const struct flm_gen_stats *st) {
+    fprintf(stderr, "\nflashlm: prompt %d tokens in %.2f s (%.1f tok/s), generated %d tokens in %.2f s (%.1f tok/s)\n",
+            st->n_prompt, st->prompt_seconds, st->prompt_seconds > 0 ? st->n_prompt / st->prompt_seconds : 0.0,
+            st->n_generated, st->gen_seconds, st->gen_seconds > 0 ? st->n_generated / st->gen_seconds : 0.0);
+}
+
+// ---------------------------------------------------------------- commands
+
+static int cmd_run(const struct opts *o) {
+    size_t len = 0;
+    char *prompt = NULL;
+    if (o->file && !(prompt = cli_read_file(o->file, &len))) return 1;
+    if (!prompt && !o->prompt) {
+        fprintf(stderr, "flashlm run: no prompt given (-p TEXT or -f FILE)\n");
+        return EXIT_USAGE;
+    }
+    struct engine e = {0};
+    if (cli_engine_open(&e, o, true)) {
+        free(prompt);
+        return 1;
+    }
+    struct flm_err err = {0};
+    struct flm_gen_stats st = {0};
+    flm_status s = flm_generate(e.ctx, e.smp, prompt ? prompt : o->prompt, o->n_predict, cli_print_piece, NULL, &st, &err);
+    free(prompt);
+    cli_engine_free(&e);
+    if (s) {
+        fprintf(stderr, "flashlm: %s\n", err.msg);
+        return 1;
+    }
+    cli_print_stats(&st);
+    return 0;
+}
+
+
+static int cmd_perplexity(const struct opts *o) {
+    if (!o->file) {
+        fprintf(stderr, "flashlm perplexity: no text file given (-f FILE)\n");
+        return EXIT_USAGE;
+    }
+    size_t len = 0;
+    char *text = cli_read_file(o->file, &len);
+    if (!text) return 1;
+    struct opts oo = *o;
+    if (!oo.n_ctx) oo.n_ctx = 512;
+    struct engine e = {0};
+    if (cli_engine_open(&e, &oo, false)) {
+        free(text);
+        return 1;
+    }
+    struct flm_err err = {0};
+    int32_t n = 0;
+    flm_status s = flm_tokenize(e.model, text, len, true, false, NULL, 0, &n, &err);
+    int32_t *toks = n > 0 ? malloc((size_t)n * sizeof *toks) : NULL;
+    if (toks) s = flm_tokenize(e.model, text, len, true, false, toks, n, &n, &err);
+    free(text);
+    struct flm_ppl_result r = {0};
+    double t0 = cli_now();
+    if (!toks) {
+        fprintf(stderr, "flashlm: %s\n", n == 0 ? "the text is empty" : err.msg);
+        cli_engine_free(&e);
+        return 1;
+    }
+    fprintf(stderr, "flashlm: %d tokens, %d chunks of %d\n", n, n / oo.n_ctx, oo.n_ctx);
+    if (s == FLM_OK) s = flm_perplexity(e.ctx, toks, n, oo.n_ctx, NULL, NULL, &r, &err);
+    free(toks);
+    cli_engine_free(&e);
+    if (s) {
+        fprintf(stderr, "flashlm: %s\n", err.msg);
+        return 1;
+    }
+    printf("perplexity: %.4f (%d chunks of %d tokens, %lld scored)\n", r.ppl, r.n_chunks, oo.n_ctx,
+           (long long)r.n_scored);
+    fprintf(stderr, "flashlm: %.2f s (%.1f tok/s)\n", cli_now() - t0, r.n_chunks * oo.n_ctx / (cli_now() - t0));
+    return 0;
+}
+
+// ---------------------------------------------------------------- main
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        print_usage(argc > 2 ? argv[2] : NULL);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *cmd = argv[1];
+    static const char *const known[] = {"run", "chat", "perplexity", "inspect"};
+    bool found = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
+    if (!found) {
+        fprintf(stderr, "flashlm: unknown command '%s'\n\n%s", cmd, usage_main);
+        return EXIT_USAGE;
+    }
+    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default()};
+    int r = parse_opts(cmd, argc - 2, argv + 2, &o);
+    if (r == -1) {
+        print_usage(cmd);
+        return 0;
+    }
+    if (r) return r;
+    if (!strcmp(cmd, "run")) {
+        if (o.n_predict == -2) o.n_predict = 128;
+        return cmd_run(&o);
+    }
+    if (o.n_predict == -2) o.n_predict = -1;
+    if (!strcmp(cmd, "chat")) return cmd_chat(&o);
+    if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
+    return cmd_inspect(&o);
 }

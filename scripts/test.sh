@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test.sh - the second command: installs what the tests need, fetches both
+# default models, and runs every test twice: in a Release build and in an
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then a short fuzz run
+# of the GGUF reader and the tokenizers (clang libFuzzer).
+#
+# Usage: scripts/test.sh [--quick]   (--quick: Release build only, no fuzzing)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/install_deps.sh --test
+scripts/fetch_models.sh
+jobs=$(nproc)
+
+echo "== Release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+[[ "${1:-}" == "--quick" ]] && exit 0
+
+echo "== ASan + UBSan build"
+cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DFLM_SANITIZE=ON -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
+cmake --build build-san -j"$jobs"
+(cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    FLM_SANITIZED=1 ctest --output-on-failure -j"$jobs")
+
+echo "== fuzzing (libFuzzer, 20 s per target)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFLM_FUZZ=ON -DFLM_SANITIZE=ON -DFLM_TESTS=OFF \
+    -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
+cmake --build build-fuzz -j"$jobs" --target gguf_fuzz tokenizer_fuzz
+for t in gguf tokenizer; do
+    corpus=$(mktemp -d)
+    [[ -d tests/fuzz/corpus/$t ]] && cp -r tests/fuzz/corpus/$t/. "$corpus"/
+    ./build-fuzz/${t}_fuzz -max_total_time=20 -rss_limit_mb=2048 "$corpus" 2>&1 | tail -n 3
+    rm -rf "$corpus"
+done
+echo "== all tests passed"

@@ -1,0 +1,27 @@
+// attention.h - one query head against a half-precision KV cache.
+//
+// out = softmax(scale * q . k_j, j in [j0, j1]) . v_j. The query is rounded to
+// half precision and dotted with the cached keys in float, as llama.cpp does
+// with an F16 cache; softmax and the weighted sum of values run in float.
+#ifndef FLM_KERNELS_ATTENTION_H
+#define FLM_KERNELS_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct flm_attn_args {
+    const float    *q;         // [head_dim]
+    const uint16_t *k;         // key of position 0 for this kv head; row j at k + j * k_stride
+    const uint16_t *v;         // same for values
+    size_t          k_stride;  // elements between positions
+    size_t          v_stride;
+    int             head_dim;
+    int             head_dim_v;
+    int             j0, j1;    // inclusive range of positions attended
+    float           scale;
+};
+
+// scores: scratch of j1 + 1 floats; qh: scratch of head_dim halves.
+void flm_attention_head(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
+
+#endif

@@ -1,0 +1,59 @@
+// matmul.c - quantize activations once, then one vec_dot per output.
+#include "kernels/matmul.h"
+
+#include "quant/quant.h"
+
+#include <string.h>
+
+size_t flm_matmul_scratch_bytes(enum flm_type t, int64_t k, int n) {
+    const struct flm_type_traits *tr = flm_quant_traits(t);
+    if (!tr) return 0;
+    return flm_type_row_size(tr->vec_dot_type, k) * (size_t)n;
+}
+
+struct matmul_job {
+    const struct flm_mat         *w;
+    const struct flm_type_traits *tr;
+    const char                   *xq;        // activations in vec_dot_type
+    size_t                        xq_stride;
+    int                           n;
+    float                        *y;
+};
+
+// Each thread takes a contiguous band of weight rows and runs every
+// activation row against it, so each weight row is read from memory once.
+static void matmul_worker(void *arg, int ith, int nth) {
+    const struct matmul_job *job = arg;
+    const struct flm_mat *w = job->w;
+    long lo, hi;
+    flm_split((long)w->n_rows, ith, nth, &lo, &hi);
+    for (long r = lo; r < hi; r++) {
+        const char *wr = (const char *)w->data + (size_t)r * w->row_bytes;
+        for (int i = 0; i < job->n; i++) {
+            float s;
+            job->tr->vec_dot(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
+            job->y[(size_t)i * (size_t)w->n_rows + (size_t)r] = s;
+        }
+    }
+}
+
+void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
+    const struct flm_type_traits *tr = flm_quant_traits(w->type);
+    const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
+    struct matmul_job job = {.w = w, .tr = tr, .n = n, .y = y};
+    if (tr->vec_dot_type == FLM_TYPE_F32) {
+        job.xq = (const char *)x;
+        job.xq_stride = (size_t)w->n_cols * sizeof(float);
+    } else {
+        job.xq_stride = flm_type_row_size(tr->vec_dot_type, w->n_cols);
+        for (int i = 0; i < n; i++)
+            quantize(x + (size_t)i * (size_t)w->n_cols, (char *)scratch + (size_t)i * job.xq_stride, w->n_cols);
+        job.xq = scratch;
+    }
+    flm_pool_run(pool, matmul_worker, &job);
+}
+
+void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out) {
+    const struct flm_type_traits *tr = flm_quant_traits(w->type);
+    tr->to_float((const char *)w->data + (size_t)r * w->row_bytes, out, w->n_cols);
+}

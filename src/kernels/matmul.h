@@ -1,0 +1,37 @@
+// matmul.h - weight matrix times activation rows, the bulk of the forward pass.
+//
+// A weight matrix is a view of n_rows rows of n_cols elements of one type
+// (GGUF ne[0] = n_cols, ne[1] = n_rows). Activations are float rows; they are
+// first converted to the weight type's vec_dot_type (e.g. Q8_0 for Q4_0
+// weights) once, then every output is one vec_dot of a weight row with an
+// activation row, as llama.cpp does on the CPU. Rows are split across the
+// pool's threads; the kernel never allocates: the caller hands it scratch of
+// flm_matmul_scratch_bytes().
+#ifndef FLM_KERNELS_MATMUL_H
+#define FLM_KERNELS_MATMUL_H
+
+#include "core/threads.h"
+#include "core/types.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct flm_mat {
+    enum flm_type type;
+    int64_t       n_cols;     // elements per row (input dimension)
+    int64_t       n_rows;     // output dimension
+    size_t        row_bytes;
+    const void   *data;       // n_rows * row_bytes bytes
+};
+
+// Bytes of scratch flm_matmul needs for n activation rows of k elements
+// against weights of type t.
+size_t flm_matmul_scratch_bytes(enum flm_type t, int64_t k, int n);
+
+// y[i * w->n_rows + r] = dot(row r of w, x + i * w->n_cols) for i < n.
+void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch);
+
+// Converts row r of w to floats.
+void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out);
+
+#endif

@@ -1,0 +1,141 @@
+// forward.c - the shared decoder block that runs every architecture:
+// embeddings -> per layer: norm, q/k/v, (biases), (q/k norms), RoPE, KV
+// append, attention, output projection, (post-norm), residual, norm, gated
+// FFN, (post-norm), residual -> final norm -> LM head.
+#include "model/context.h"
+
+#include "core/fp16.h"
+#include "kernels/attention.h"
+
+#include <math.h>
+
+// ---------------------------------------------------------------- helpers
+
+static bool layer_slides(const struct flm_hparams *hp, int il) {
+    return hp->n_swa > 0 && hp->swa_pattern > 0 && (il + 1) % hp->swa_pattern != 0;
+}
+
+static void add_bias(float *y, const float *b, int n_tok, int dim) {
+    if (!b) return;
+    for (int t = 0; t < n_tok; t++) flm_add(y + (size_t)t * dim, b, dim);
+}
+
+static void norm_rows(float *y, const float *x, const float *w, int n_rows, int dim, float eps) {
+    for (int t = 0; t < n_rows; t++) flm_rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
+}
+
+static void store_f16(uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = flm_f32_to_f16(src[i]);
+}
+
+// ---------------------------------------------------------------- attention
+
+struct attn_job {
+    struct flm_context *c;
+    int                 il, n;
+    float               scale;
+};
+
+static void attn_worker(void *arg, int ith, int nth) {
+    const struct attn_job *job = arg;
+    struct flm_context *c = job->c;
+    const struct flm_hparams *hp = &c->model->hp;
+    const size_t kdim = (size_t)hp->n_head_kv * hp->head_dim, vdim = (size_t)hp->n_head_kv * hp->head_dim_v;
+    const uint16_t *kc = c->k_cache + (size_t)job->il * c->n_ctx * kdim;
+    const uint16_t *vc = c->v_cache + (size_t)job->il * c->n_ctx * vdim;
+    const int group = hp->n_head / hp->n_head_kv;
+    const bool slides = layer_slides(hp, job->il);
+    long lo, hi;
+    flm_split((long)job->n * hp->n_head, ith, nth, &lo, &hi);
+    for (long w = lo; w < hi; w++) {
+        const int t = (int)(w / hp->n_head), h = (int)(w % hp->n_head), hk = h / group;
+        const int pos = c->pos + t;
+        struct flm_attn_args a = {
+            .q = c->q + ((size_t)t * hp->n_head + h) * hp->head_dim,
+            .k = kc + (size_t)hk * hp->head_dim,
+            .v = vc + (size_t)hk * hp->head_dim_v,
+            .k_stride = kdim,
+            .v_stride = vdim,
+            .head_dim = hp->head_dim,
+            .head_dim_v = hp->head_dim_v,
+            .j0 = slides && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0,
+            .j1 = pos,
+            .scale = job->scale,
+        };
+        flm_attention_head(&a, c->scores + (size_t)ith * c->n_ctx, c->qh + (size_t)ith * hp->head_dim,
+                           c->att + ((size_t)t * hp->n_head + h) * hp->head_dim_v);
+    }
+}
+
+static void attention_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+    const struct flm_hparams *hp = &c->model->hp;
+    const int E = hp->n_embd, qd = hp->n_head * hp->head_dim;
+    const int kd = hp->n_head_kv * hp->head_dim, vd = hp->n_head_kv * hp->head_dim_v;
+    const bool slides = layer_slides(hp, il);
+    const float base = slides ? hp->rope_base_swa : hp->rope_base;
+    const float fscale = slides ? hp->rope_scale_swa : hp->rope_scale;
+
+    norm_rows(c->xb, c->x, l->attn_norm, n, E, hp->rms_eps);
+    flm_matmul(c->pool, &l->wq, c->xb, n, c->q, c->qscratch);
+    flm_matmul(c->pool, &l->wk, c->xb, n, c->k, c->qscratch);
+    flm_matmul(c->pool, &l->wv, c->xb, n, c->v, c->qscratch);
+    add_bias(c->q, l->bq, n, qd);
+    add_bias(c->k, l->bk, n, kd);
+    add_bias(c->v, l->bv, n, vd);
+    for (int t = 0; t < n; t++) {
+        float *q = c->q + (size_t)t * qd, *k = c->k + (size_t)t * kd;
+        if (l->q_norm) norm_rows(q, q, l->q_norm, hp->n_head, hp->head_dim, hp->rms_eps);
+        if (l->k_norm) norm_rows(k, k, l->k_norm, hp->n_head_kv, hp->head_dim, hp->rms_eps);
+        flm_rope(q, hp->n_head, hp->head_dim, hp->n_rot, c->pos + t, base, fscale, hp->rope_kind);
+        flm_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, c->pos + t, base, fscale, hp->rope_kind);
+        if (hp->q_scale != 0.0f) flm_scale(q, hp->q_scale, qd);
+        const size_t slot = (size_t)il * c->n_ctx + (size_t)(c->pos + t);
+        store_f16(c->k_cache + slot * kd, k, (size_t)kd);
+        store_f16(c->v_cache + slot * vd, c->v + (size_t)t * vd, (size_t)vd);
+    }
+    struct attn_job job = {c, il, n, hp->q_scale != 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->head_dim)};
+    flm_pool_run(c->pool, attn_worker, &job);
+    flm_matmul(c->pool, &l->wo, c->att, n, c->xb2, c->qscratch);
+    if (l->post_attn_norm) norm_rows(c->xb2, c->xb2, l->post_attn_norm, n, E, hp->rms_eps);
+    flm_add(c->x, c->xb2, (int64_t)n * E);
+}
+
+// ---------------------------------------------------------------- FFN
+
+static void ffn_block(struct flm_context *c, const struct flm_layer *l, int n) {
+    const struct flm_hparams *hp = &c->model->hp;
+    const int E = hp->n_embd;
+    const int64_t F = (int64_t)n * hp->n_ff;
+    norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
+    flm_matmul(c->pool, &l->w_gate, c->xb, n, c->hb, c->qscratch);
+    flm_matmul(c->pool, &l->w_up, c->xb, n, c->hb2, c->qscratch);
+    if (hp->act == FLM_ACT_GELU)
+        flm_geglu(c->hb, c->hb, c->hb2, F);
+    else
+        flm_swiglu(c->hb, c->hb, c->hb2, F);
+    flm_matmul(c->pool, &l->w_down, c->hb, n, c->xb2, c->qscratch);
+    if (l->post_ffn_norm) norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);
+    flm_add(c->x, c->xb2, (int64_t)n * E);
+}
+
+// ---------------------------------------------------------------- whole pass
+
+void flm_forward(struct flm_context *c, const int32_t *tokens, int n, bool all_logits) {
+    const struct flm_model *m = c->model;
+    const struct flm_hparams *hp = &m->hp;
+    const int E = hp->n_embd;
+    for (int t = 0; t < n; t++) {
+        float *xt = c->x + (size_t)t * E;
+        flm_mat_row_to_float(&m->tok_embd, tokens[t], xt);
+        if (hp->embd_scale != 1.0f) flm_scale(xt, hp->embd_scale, E);
+    }
+    for (int il = 0; il < hp->n_layer; il++) {
+        attention_block(c, &m->layers[il], il, n);
+        ffn_block(c, &m->layers[il], n);
+    }
+    // Only the rows whose logits are wanted go through the LM head.
+    const int first = all_logits ? 0 : n - 1;
+    const int rows = n - first;
+    norm_rows(c->xb, c->x + (size_t)first * E, m->output_norm, rows, E, hp->rms_eps);
+    flm_matmul(c->pool, &m->output, c->xb, rows, c->logits, c->qscratch);
+}

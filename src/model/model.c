@@ -1,0 +1,188 @@
+// model.c - opening a model: GGUF -> architecture, hyperparameters, weight
+// views (validated against the shapes the architecture needs), vocabulary.
+#include "model/model.h"
+
+#include "quant/quant.h"
+#include "text/vocab.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct flm_model_params flm_model_params_default(void) { return (struct flm_model_params){.use_mmap = true}; }
+
+// ---------------------------------------------------------------- tensor binding
+
+struct binder {
+    struct flm_model *m;
+    struct flm_err   *err;
+};
+
+static const struct flm_gguf_tensor *find(struct binder *b, const char *name, bool required, flm_status *st) {
+    const struct flm_gguf_tensor *t = flm_gguf_find_tensor(b->m->gguf, name);
+    if (!t && required) *st = flm_err_set(b->err, FLM_ERR_FORMAT, "model: required tensor '%s' is missing", name);
+    return t;
+}
+
+// A matrix of n_rows rows of n_cols: GGUF ne = {n_cols, n_rows}.
+static flm_status bind_mat(struct binder *b, struct flm_mat *out, const char *name, int64_t n_cols, int64_t n_rows,
+                           bool required) {
+    flm_status st = FLM_OK;
+    const struct flm_gguf_tensor *t = find(b, name, required, &st);
+    if (!t) return st;
+    if (t->n_dims != 2 || t->ne[0] != n_cols || t->ne[1] != n_rows)
+        return flm_err_set(b->err, FLM_ERR_FORMAT,
+                           "model: tensor '%s' has shape [%lld, %lld, %lld], expected [%lld, %lld]", name,
+                           (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)n_cols,
+                           (long long)n_rows);
+    const struct flm_type_traits *tr = flm_quant_traits(t->type);
+    if (!tr || !tr->vec_dot) {
+        const struct flm_type_layout *l = flm_type_layout(t->type);
+        return flm_err_set(b->err, FLM_ERR_UNSUPPORTED, "model: tensor '%s' has type %s, which flashlm cannot multiply",
+                           name, l ? l->name : "unknown");
+    }
+    *out = (struct flm_mat){.type = t->type, .n_cols = n_cols, .n_rows = n_rows,
+                            .row_bytes = flm_type_row_size(t->type, n_cols), .data = t->data};
+    return FLM_OK;
+}
+
+static flm_status bind_vec(struct binder *b, const float **out, const char *name, int64_t n, bool required) {
+    flm_status st = FLM_OK;
+    *out = NULL;
+    const struct flm_gguf_tensor *t = find(b, name, required, &st);
+    if (!t) return st;
+    if (t->n_dims != 1 || t->ne[0] != n)
+        return flm_err_set(b->err, FLM_ERR_FORMAT, "model: tensor '%s' has %lld elements in %u dims, expected [%lld]",
+                           name, (long long)t->ne[0], t->n_dims, (long long)n);
+    if (t->type != FLM_TYPE_F32)
+        return flm_err_set(b->err, FLM_ERR_UNSUPPORTED, "model: tensor '%s' must be f32", name);
+    *out = t->data;
+    return FLM_OK;
+}
+
+static flm_status bind_layer(struct binder *b, int il) {
+    const struct flm_hparams *hp = &b->m->hp;
+    const unsigned opt = b->m->arch->tensors;
+    struct flm_layer *l = &b->m->layers[il];
+    const int64_t e = hp->n_embd, q = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t k = (int64_t)hp->n_head_kv * hp->head_dim, v = (int64_t)hp->n_head_kv * hp->head_dim_v;
+    const int64_t o = (int64_t)hp->n_head * hp->head_dim_v;
+    char nm[96];
+#define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
+    flm_status st;
+    if ((st = bind_vec(b, &l->attn_norm, NAME("attn_norm.weight"), e, true)) ||
+        (st = bind_mat(b, &l->wq, NAME("attn_q.weight"), e, q, true)) ||
+        (st = bind_mat(b, &l->wk, NAME("attn_k.weight"), e, k, true)) ||
+        (st = bind_mat(b, &l->wv, NAME("attn_v.weight"), e, v, true)) ||
+        (st = bind_mat(b, &l->wo, NAME("attn_output.weight"), o, e, true)) ||
+        (st = bind_vec(b, &l->ffn_norm, NAME("ffn_norm.weight"), e, true)) ||
+        (st = bind_mat(b, &l->w_gate, NAME("ffn_gate.weight"), e, hp->n_ff, true)) ||
+        (st = bind_mat(b, &l->w_up, NAME("ffn_up.weight"), e, hp->n_ff, true)) ||
+        (st = bind_mat(b, &l->w_down, NAME("ffn_down.weight"), hp->n_ff, e, true)))
+        return st;
+    if ((opt & FLM_T_QKV_BIAS) &&
+        ((st = bind_vec(b, &l->bq, NAME("attn_q.bias"), q, false)) ||
+         (st = bind_vec(b, &l->bk, NAME("attn_k.bias"), k, false)) ||
+         (st = bind_vec(b, &l->bv, NAME("attn_v.bias"), v, false))))
+        return st;
+    if ((opt & FLM_T_QK_NORM) && ((st = bind_vec(b, &l->q_norm, NAME("attn_q_norm.weight"), hp->head_dim, true)) ||
+                                  (st = bind_vec(b, &l->k_norm, NAME("attn_k_norm.weight"), hp->head_dim, true))))
+        return st;
+    if ((opt & FLM_T_POST_NORMS) &&
+        ((st = bind_vec(b, &l->post_attn_norm, NAME("post_attention_norm.weight"), e, true)) ||
+         (st = bind_vec(b, &l->post_ffn_norm, NAME("post_ffw_norm.weight"), e, true))))
+        return st;
+#undef NAME
+    return FLM_OK;
+}
+
+static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
+    struct binder b = {m, err};
+    const struct flm_hparams *hp = &m->hp;
+    flm_status st;
+    if ((st = bind_mat(&b, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, true)) ||
+        (st = bind_vec(&b, &m->output_norm, "output_norm.weight", hp->n_embd, true)))
+        return st;
+    m->output = m->tok_embd;
+    if ((st = bind_mat(&b, &m->output, "output.weight", hp->n_embd, hp->n_vocab, !(m->arch->tensors & FLM_T_OUTPUT_OPT))))
+        return st;
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory for %d layers", hp->n_layer);
+    for (int il = 0; il < hp->n_layer; il++)
+        if ((st = bind_layer(&b, il))) return st;
+    return FLM_OK;
+}
+
+// ---------------------------------------------------------------- open / free
+
+static flm_status load_meta(struct flm_model *m, struct flm_err *err) {
+    struct flm_gguf_str s;
+    flm_status st = flm_gguf_get_str(m->gguf, "general.architecture", &s, err);
+    if (st) return st;
+    m->arch = flm_arch_find(s.ptr, (size_t)s.len);
+    if (!m->arch)
+        return flm_err_set(err, FLM_ERR_UNSUPPORTED, "model: architecture '%.*s' is not supported (known: llama, gemma3)",
+                           (int)(s.len > 64 ? 64 : s.len), s.ptr);
+    if ((st = m->arch->load_hparams(&m->hp, m->gguf, err))) return st;
+    if (flm_gguf_find_key(m->gguf, "general.name") >= 0 && flm_gguf_get_str(m->gguf, "general.name", &s, NULL) == FLM_OK)
+        snprintf(m->name, sizeof m->name, "%.*s", (int)(s.len > 127 ? 127 : s.len), s.ptr);
+    if (flm_gguf_find_key(m->gguf, "tokenizer.chat_template") >= 0 &&
+        flm_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, NULL) == FLM_OK) {
+        m->chat_template = malloc((size_t)s.len + 1);
+        if (!m->chat_template) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory");
+        memcpy(m->chat_template, s.ptr, (size_t)s.len);
+        m->chat_template[s.len] = '\0';
+    }
+    return FLM_OK;
+}
+
+static void count_weights(struct flm_model *m) {
+    for (int64_t i = 0; i < flm_gguf_n_tensors(m->gguf); i++) {
+        const struct flm_gguf_tensor *t = flm_gguf_tensor(m->gguf, i);
+        m->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+        m->weight_bytes += t->nbytes;
+    }
+}
+
+flm_status flm_model_open(struct flm_model **out, const char *path, const struct flm_model_params *params,
+                          struct flm_err *err) {
+    if (!out || !path) return flm_err_set(err, FLM_ERR_INVALID, "model: NULL argument");
+    *out = NULL;
+    struct flm_model_params p = params ? *params : flm_model_params_default();
+    struct flm_model *m = calloc(1, sizeof *m);
+    if (!m) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory");
+    flm_status st = flm_gguf_open(&m->gguf, path, p.use_mmap ? 0 : FLM_GGUF_OPEN_NO_MMAP, err);
+    if (st == FLM_OK) st = load_meta(m, err);
+    if (st == FLM_OK) st = flm_vocab_load(&m->vocab, m->gguf, err);
+    if (st == FLM_OK) {
+        m->hp.n_vocab = flm_vocab_n_tokens(m->vocab);
+        st = bind_tensors(m, err);
+    }
+    if (st != FLM_OK) {
+        if (err && !strstr(err->msg, path)) flm_err_prefix(err, "%s", path);
+        flm_model_free(m);
+        return st;
+    }
+    count_weights(m);
+    *out = m;
+    return FLM_OK;
+}
+
+void flm_model_free(struct flm_model *m) {
+    if (!m) return;
+    flm_vocab_free(m->vocab);
+    free(m->layers);
+    free(m->chat_template);
+    flm_gguf_close(m->gguf);
+    free(m);
+}
+
+void flm_model_get_info(const struct flm_model *m, struct flm_model_info *o) {
+    *o = (struct flm_model_info){
+        .arch = m->arch->name, .name = m->name, .n_vocab = m->hp.n_vocab, .n_ctx_train = m->hp.n_ctx_train,
+        .n_embd = m->hp.n_embd, .n_layer = m->hp.n_layer, .n_head = m->hp.n_head, .n_head_kv = m->hp.n_head_kv,
+        .n_params = m->n_params, .weight_bytes = m->weight_bytes, .file_size = flm_gguf_file_size(m->gguf),
+    };
+}
+
+int32_t flm_model_n_vocab(const struct flm_model *m) { return m->hp.n_vocab; }

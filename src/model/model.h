@@ -1,0 +1,103 @@
+// model.h - the read-only model: hyperparameters, weight views, vocabulary.
+//
+// A model is opened once and shared by any number of contexts. Every
+// architecture is described by a small struct flm_arch (one file each under
+// src/model/arch_*.c) that reads its hyperparameters and says which optional
+// tensors it has; one shared decoder block (forward.c) runs them all.
+#ifndef FLM_MODEL_MODEL_H
+#define FLM_MODEL_MODEL_H
+
+#include "flashlm.h"
+
+#include "core/status.h"
+#include "format/gguf.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum flm_act { FLM_ACT_SILU = 0, FLM_ACT_GELU = 1 };
+
+struct flm_hparams {
+    int32_t n_vocab;
+    int32_t n_ctx_train;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;      // per-head size of q and k
+    int32_t head_dim_v;    // per-head size of v
+    int32_t n_ff;
+    int32_t n_rot;         // rotated dimensions per head
+    float   rms_eps;
+    float   rope_base;     // global-attention layers
+    float   rope_scale;    // position multiplier (1 / linear scaling factor)
+    float   rope_base_swa; // sliding-window layers
+    float   rope_scale_swa;
+    int32_t n_swa;         // sliding window in tokens, 0 = none
+    int32_t swa_pattern;   // layer il slides when swa_pattern > 0 && (il + 1) % swa_pattern != 0
+    float   q_scale;       // multiplies q before attention (0 = use 1/sqrt(head_dim) on scores)
+    float   embd_scale;    // multiplies token embeddings (1 = none)
+    enum flm_rope_kind rope_kind;
+    enum flm_act       act;
+};
+
+struct flm_layer {
+    const float   *attn_norm;       // [n_embd]
+    struct flm_mat wq;              // [n_embd] -> [n_head * head_dim]
+    struct flm_mat wk;              // [n_embd] -> [n_head_kv * head_dim]
+    struct flm_mat wv;              // [n_embd] -> [n_head_kv * head_dim_v]
+    struct flm_mat wo;              // [n_head * head_dim_v] -> [n_embd]
+    const float   *bq, *bk, *bv;    // optional biases
+    const float   *q_norm, *k_norm; // optional per-head norms [head_dim]
+    const float   *post_attn_norm;  // optional [n_embd]
+    const float   *ffn_norm;        // [n_embd]
+    struct flm_mat w_gate;          // [n_embd] -> [n_ff]
+    struct flm_mat w_up;            // [n_embd] -> [n_ff]
+    struct flm_mat w_down;          // [n_ff] -> [n_embd]
+    const float   *post_ffn_norm;   // optional [n_embd]
+};
+
+// Optional tensors an architecture has (all others are required).
+enum {
+    FLM_T_QKV_BIAS      = 1 << 0,
+    FLM_T_QK_NORM       = 1 << 1,
+    FLM_T_POST_NORMS    = 1 << 2,
+    FLM_T_OUTPUT_OPT    = 1 << 3,  // output.weight may be absent (tied to token_embd)
+};
+
+struct flm_arch {
+    const char *name;
+    unsigned    tensors;  // FLM_T_* flags: which optional tensors exist
+    // Reads "<arch>.*" keys into hp (n_vocab is filled by the loader).
+    flm_status (*load_hparams)(struct flm_hparams *hp, const struct flm_gguf *g, struct flm_err *err);
+};
+
+// Reads the keys every decoder-only architecture has ("<arch>.block_count",
+// ".embedding_length", ...) with the usual defaults; arch files call it first.
+flm_status flm_hparams_load_common(struct flm_hparams *hp, const char *arch, const struct flm_gguf *g,
+                                   struct flm_err *err);
+
+struct flm_vocab;
+
+struct flm_model {
+    struct flm_gguf         *gguf;
+    const struct flm_arch   *arch;
+    char                     name[128];
+    struct flm_hparams       hp;
+    struct flm_mat           tok_embd;     // [n_embd] x n_vocab rows
+    const float             *output_norm;  // [n_embd]
+    struct flm_mat           output;       // LM head (may alias tok_embd)
+    struct flm_layer        *layers;       // [n_layer]
+    struct flm_vocab        *vocab;
+    char                    *chat_template; // NUL-terminated copy or NULL
+    int64_t                  n_params;
+    uint64_t                 weight_bytes;
+};
+
+const struct flm_arch *flm_arch_find(const char *name, size_t len);
+
+int32_t flm_model_n_vocab(const struct flm_model *model);
+
+#endif

@@ -1,0 +1,103 @@
+// ops_test.c - the row operations against values computed independently
+// (in double, straight from the definitions) on awkward sizes.
+#include "test_util.h"
+
+#include "core/fp16.h"
+#include "kernels/ops.h"
+
+#include <math.h>
+
+static void test_rmsnorm(void **state) {
+    (void)state;
+    uint64_t seed = 7;
+    const int sizes[] = {1, 3, 64, 577};
+    for (size_t s = 0; s < 4; s++) {
+        const int n = sizes[s];
+        float x[577], w[577], y[577];
+        double ss = 0;
+        for (int i = 0; i < n; i++) {
+            x[i] = flm_test_randf(&seed) * 3;
+            w[i] = flm_test_randf(&seed);
+            ss += (double)x[i] * x[i];
+        }
+        flm_rmsnorm(y, x, w, n, 1e-5f);
+        const double r = 1.0 / sqrt(ss / n + 1e-5);
+        for (int i = 0; i < n; i++) assert_float_equal(y[i], x[i] * r * w[i], 1e-5 * (1 + fabs(x[i] * r)));
+        flm_rmsnorm(x, x, NULL, n, 1e-5f);  // in place, no weight
+        for (int i = 0; i < n; i++) assert_float_equal(x[i], y[i] / w[i], 1e-3 * (1 + fabs(x[i])));
+    }
+}
+
+// RoPE: rotating by pos then the inverse angle restores the vector, and one
+// pair is checked against the closed form.
+static void test_rope(void **state) {
+    (void)state;
+    const int hd = 8, nh = 2;
+    float x[16], y[16];
+    for (int i = 0; i < 16; i++) x[i] = (float)(i + 1);
+    for (int kind = 0; kind <= 2; kind += 2) {
+        for (int i = 0; i < 16; i++) y[i] = x[i];
+        flm_rope(y, nh, hd, hd, 5, 10000.0f, 1.0f, (enum flm_rope_kind)kind);
+        // pair 1 has theta = 5 * 10000^(-2/8)
+        const double th = 5.0 * pow(10000.0, -2.0 / 8.0);
+        const int a = kind == FLM_ROPE_NEOX ? 1 : 2, b = kind == FLM_ROPE_NEOX ? 1 + hd / 2 : 3;
+        assert_float_equal(y[a], x[a] * cos(th) - x[b] * sin(th), 1e-4);
+        assert_float_equal(y[b], x[a] * sin(th) + x[b] * cos(th), 1e-4);
+        // pair 0 rotates by exactly pos radians
+        const int a0 = 0, b0 = kind == FLM_ROPE_NEOX ? hd / 2 : 1;
+        assert_float_equal(y[a0], x[a0] * cos(5.0) - x[b0] * sin(5.0), 1e-4);
+        // norms are preserved per head
+        for (int h = 0; h < nh; h++) {
+            double n0 = 0, n1 = 0;
+            for (int i = 0; i < hd; i++) {
+                n0 += x[h * hd + i] * x[h * hd + i];
+                n1 += y[h * hd + i] * y[h * hd + i];
+            }
+            assert_float_equal(n0, n1, 1e-3);
+        }
+    }
+    // position 0 is the identity
+    for (int i = 0; i < 16; i++) y[i] = x[i];
+    flm_rope(y, nh, hd, 6, 0, 10000.0f, 1.0f, FLM_ROPE_NEOX);
+    for (int i = 0; i < 16; i++) assert_float_equal(y[i], x[i], 0);
+}
+
+static void test_geglu_swiglu(void **state) {
+    (void)state;
+    const float xs[] = {-12.0f, -3.0f, -0.5f, 0.0f, 0.1f, 1.0f, 2.5f, 9.9f, 12.0f};
+    const int n = (int)(sizeof xs / sizeof xs[0]);
+    float g[9], y[9], z[9];
+    for (int i = 0; i < n; i++) g[i] = 0.5f + (float)i;
+    flm_geglu(y, xs, g, n);
+    flm_swiglu(z, xs, g, n);
+    for (int i = 0; i < n; i++) {
+        const double x = xs[i];
+        const double gelu = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+        // GELU goes through half precision (about 3 decimal digits)
+        assert_float_equal(y[i], gelu * g[i], 2e-3 * (fabs(gelu * g[i]) + 1e-2));
+        assert_float_equal(z[i], x / (1 + exp(-x)) * g[i], 1e-5 * (fabs(x * g[i]) + 1));
+    }
+}
+
+static void test_softmax(void **state) {
+    (void)state;
+    float x[5] = {1000.0f, 999.0f, -1.0f, 1000.0f, -INFINITY};
+    flm_softmax(x, 5);
+    const double z = 2 + exp(-1.0) + exp(-1001.0);
+    assert_float_equal(x[0], 1 / z, 1e-6);
+    assert_float_equal(x[1], exp(-1.0) / z, 1e-6);
+    assert_float_equal(x[4], 0.0, 0);
+    float one = 3.0f;
+    flm_softmax(&one, 1);
+    assert_float_equal(one, 1.0f, 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_geglu_swiglu),
+        cmocka_unit_test(test_softmax),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

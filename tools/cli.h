@@ -1,0 +1,45 @@
+// cli.h - what the subcommands of the flashlm tool share: parsed options,
+// opening model + context + sampler, streaming output, small file helpers.
+#ifndef FLM_TOOLS_CLI_H
+#define FLM_TOOLS_CLI_H
+
+#include "flashlm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EXIT_USAGE 2
+
+struct opts {
+    const char *model;
+    const char *prompt;
+    const char *file;
+    const char *system;
+    int32_t     n_predict;
+    int32_t     n_ctx;
+    int32_t     n_threads;
+    int32_t     n_batch;
+    bool        no_mmap;
+    bool        show_tensors;
+    struct flm_sampler_params sp;
+};
+
+struct engine {
+    struct flm_model   *model;
+    struct flm_context *ctx;
+    struct flm_sampler *smp;
+};
+
+// Opens what o names; prints the error and returns 1 on failure.
+int  cli_engine_open(struct engine *e, const struct opts *o, bool sampler);
+void cli_engine_free(struct engine *e);
+bool cli_print_piece(void *user, int32_t token, const char *text, size_t len);
+void cli_print_stats(const struct flm_gen_stats *st);
+double cli_now(void);
+// Whole file, NUL-terminated; NULL after printing why.
+char *cli_read_file(const char *path, size_t *len);
+
+int cmd_chat(const struct opts *o);
+int cmd_inspect(const struct opts *o);
+
+#endif
