@@ -2,11 +2,26 @@
 //
 // Two kinds, chosen by tokenizer.ggml.model: "gpt2" -> byte-level BPE with
 // ranked merges and the pre-tokenizer named by tokenizer.ggml.pre (SmolLM2:
-// "smollm"); "llama" -> SentencePiece-style score-driven merges with byte
-// fallback (<0xXX> tokens) and U+2581 for spaces (Gemma 3). Special tokens
-// (CONTROL / USER_DEFINED types) are matched as whole strings when
-// parse_special is set. Behaviour matches llama.cpp's tokenizer on the same
-// GGUF: the token ids are identical.
+// "smollm"; also "gpt-2", "llama-bpe"/"llama3", "qwen2", "default" and the
+// names sharing their rules, see text/pretok.c); "llama" -> SentencePiece-style
+// score-driven merges with byte fallback (<0xXX> tokens) and U+2581 for spaces
+// (Gemma 3). Special tokens are matched as whole strings before either runs,
+// longest first over the whole text: USER_DEFINED ones always, CONTROL and
+// UNKNOWN ones only with parse_special. Behaviour matches llama.cpp's
+// tokenizer on the same GGUF: the token ids are identical (fixtures from
+// llama.cpp in tests/fixtures/tokens/), including llama.cpp's by-name rules
+// that make tokens such as "<|im_end|>", "<end_of_turn>" or "</s>" control
+// and end-of-generation tokens.
+//
+// Not supported: the per-token lstrip/rstrip attributes llama.cpp sets by
+// model name (phi-3, jina, modern-bert); other tokenizer models (WPM, UGM,
+// RWKV) and other pre-tokenizers return FLM_ERR_UNSUPPORTED. Where llama.cpp
+// throws (an SPM byte with neither a byte token nor a 1-byte token; code
+// points above U+10FFFF from lead bytes F5..F7 in BPE text) this module keeps
+// going (unknown token; U+FFFD).
+//
+// A vocabulary is read-only after init: any number of threads may tokenize
+// with it at once. Tokenizing allocates its scratch per call.
 #ifndef FLM_TEXT_VOCAB_H
 #define FLM_TEXT_VOCAB_H
 
@@ -30,7 +45,9 @@ enum flm_token_type {
     FLM_TOKEN_BYTE         = 6,
 };
 
-// Everything a tokenizer is built from; strings need not be NUL-terminated.
+// Everything a tokenizer is built from; token and merge strings need not be
+// NUL-terminated (pre is a C string; NULL means "default"). Ids outside the
+// vocabulary count as absent; eot = -1 lets init find it by name.
 // flm_vocab_init copies what it keeps, so the spec may be freed afterwards.
 struct flm_vocab_spec {
     enum flm_vocab_kind kind;
@@ -61,6 +78,7 @@ int32_t flm_vocab_eos(const struct flm_vocab *v);
 // llama.cpp ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", ...); -1 if none.
 int32_t flm_vocab_eot(const struct flm_vocab *v);
 bool    flm_vocab_add_bos(const struct flm_vocab *v);
+// End of generation: eos, eot and the tokens llama.cpp treats so by name.
 bool    flm_vocab_is_eog(const struct flm_vocab *v, int32_t tok);
 bool    flm_vocab_is_control(const struct flm_vocab *v, int32_t tok);
 // llama.cpp's llama_token_attr bits for a token (its GGUF type after
@@ -68,14 +86,20 @@ bool    flm_vocab_is_control(const struct flm_vocab *v, int32_t tok);
 uint32_t flm_vocab_attr(const struct flm_vocab *v, int32_t tok);
 // Token id whose text is exactly s (special tokens included), -1 if none.
 int32_t flm_vocab_find(const struct flm_vocab *v, const char *s, size_t len);
-// Raw vocabulary string of a token (borrowed, not NUL-terminated).
+// Raw vocabulary string of a token (borrowed until flm_vocab_free, not
+// NUL-terminated); NULL for an invalid id.
 const char *flm_vocab_text(const struct flm_vocab *v, int32_t tok, size_t *len);
 
 // Same contract as flm_tokenize in flashlm.h.
 flm_status flm_vocab_tokenize(const struct flm_vocab *v, const char *text, size_t len, bool add_special,
                               bool parse_special, int32_t *out, int32_t n_max, int32_t *n_out,
                               struct flm_err *err);
-// Same contract as flm_token_to_piece in flashlm.h.
+// Same contract as flm_token_to_piece in flashlm.h: llama.cpp's
+// llama_token_to_piece with lstrip 0. BPE pieces map GPT-2's printable code
+// points back to bytes, SPM pieces turn U+2581 into spaces, <0xXX> tokens give
+// their byte; USER_DEFINED tokens are their raw text; CONTROL and UNKNOWN
+// tokens are empty unless special. A sequence's text is its pieces
+// concatenated (text/utf8.h helps to stream it without broken characters).
 int32_t flm_vocab_piece(const struct flm_vocab *v, int32_t tok, char *buf, int32_t n, bool special);
 
 #endif

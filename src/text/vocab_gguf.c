@@ -68,6 +68,22 @@ static flm_status read_numbers(const struct flm_gguf *g, const char *key, enum f
     return FLM_OK;
 }
 
+// Scores are f32; llama.cpp also takes i32 ones.
+static flm_status read_scores(const struct flm_gguf *g, int32_t n, float **out, struct flm_err *err) {
+    const char *key = "tokenizer.ggml.scores";
+    int64_t     ki = flm_gguf_find_key(g, key);
+    if (ki < 0 || flm_gguf_kv_type(g, ki) != FLM_GGUF_ARRAY || flm_gguf_arr_type(g, ki) != FLM_GGUF_INT32)
+        return read_numbers(g, key, FLM_GGUF_FLOAT32, n, (void **)out, err);
+    int32_t   *iscores = NULL;
+    flm_status st = read_numbers(g, key, FLM_GGUF_INT32, n, (void **)&iscores, err);
+    if (st != FLM_OK) return st;
+    *out = malloc((size_t)n * sizeof **out + 1);
+    if (*out)
+        for (int32_t i = 0; i < n; i++) (*out)[i] = (float)iscores[i];
+    free(iscores);
+    return *out ? FLM_OK : flm_err_set(err, FLM_ERR_NOMEM, "vocab: out of memory reading %s", key);
+}
+
 static flm_status read_bool(const struct flm_gguf *g, const char *key, bool *v, struct flm_err *err) {
     return has_key(g, key) ? flm_gguf_get_bool(g, key, v, err) : FLM_OK;
 }
@@ -110,7 +126,7 @@ static flm_status read_spec(const struct flm_gguf *g, struct flm_vocab_spec *s, 
     if ((st = read_strings(g, "tokenizer.ggml.tokens", &a->tokens, &a->token_lens, &s->n_tokens, err)) != FLM_OK)
         return st;
     s->tokens = a->tokens, s->token_lens = a->token_lens;
-    if ((st = read_numbers(g, "tokenizer.ggml.scores", FLM_GGUF_FLOAT32, s->n_tokens, (void **)&a->scores, err)) ||
+    if ((st = read_scores(g, s->n_tokens, &a->scores, err)) ||
         (st = read_numbers(g, "tokenizer.ggml.token_type", FLM_GGUF_INT32, s->n_tokens, (void **)&a->types, err)))
         return st;
     s->scores = a->scores, s->types = a->types;
