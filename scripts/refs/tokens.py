@@ -13,6 +13,7 @@ Fixture files (all plain text, '#' lines are comments):
       The two detokenizations are the concatenation of llama_token_to_piece(tok,
       lstrip=0) over the ids, i.e. what flm_vocab_piece must produce.
       Also cases_<variant>.txt for the VARIANTS below (same format).
+  random_<model>.txt  300 random strings (seeded) in the same format.
   attrs_<model>.txt   "eog <ids>": every id llama_vocab_is_eog accepts; then
       "attr <value> <first> <last>" for each run of ids whose llama_token_attr is
       not plain NORMAL (4): the token types after llama.cpp's by-name overrides.
@@ -142,6 +143,66 @@ SPM_ONLY_TEXTS = [
 ]
 
 
+def random_texts(seed, count, spm):
+    """Deterministic random strings mixing the classes the tokenizers care about."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["the", "The", "don't", "I'LL", "hello", "world", "x", "ab", "tokenizer", "caf\u00e9", "na\u00efve"]
+    specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>",
+                "<pad>", "</s>", "<s>", "<b>", "<unused3>", "[multimodal]", "<table>", "<|im_start|", "<repo_name>"]
+    ranges = [(0x20, 0x7E), (0xA0, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0x400, 0x4FF), (0x590, 0x6FF),
+              (0x900, 0x97F), (0xE00, 0xE7F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2150, 0x218F),
+              (0x2460, 0x24FF), (0x3000, 0x30FF), (0x4E00, 0x4F00), (0xAC00, 0xAD00), (0xFF00, 0xFFEF),
+              (0x1F300, 0x1F6FF), (0x1F900, 0x1FAFF), (0x10000, 0x1007F), (0xE000, 0xE00F), (0xE0000, 0xE007F)]
+    spaces = [" ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "\u00a0", "\u3000", "\u2028", "\u0085", " " * 9]
+    invalid = [b"\x80", b"\xbf", b"\xc0", b"\xc1\x81", b"\xc3", b"\xe2\x82", b"\xf0\x9f", b"\xff", b"\xfe\xfd",
+               b"\xed\xa0\x80", b"\xe0\x80\x80"]
+    if spm:
+        invalid += [b"\xf5\x80\x80\x80", b"\xf4\x90\x80\x80"]
+    out = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            r = rng.random()
+            if r < 0.25:
+                parts.append(rng.choice(words).encode())
+            elif r < 0.45:
+                lo, hi = rng.choice(ranges)
+                parts.append("".join(chr(rng.randint(lo, hi)) for _ in range(rng.randint(1, 4))).encode("utf-8", "surrogatepass"))
+            elif r < 0.65:
+                parts.append(rng.choice(spaces).encode())
+            elif r < 0.75:
+                parts.append(str(rng.randint(0, 10 ** rng.randint(1, 12))).encode())
+            elif r < 0.82:
+                parts.append(rng.choice(specials).encode())
+            elif r < 0.9:
+                parts.append(rng.choice(invalid))
+            else:
+                parts.append(bytes(rng.choice(b"!\"#$%&'()*+,-./:;<=>?@[]^_`{|}~") for _ in range(rng.randint(1, 4))))
+        out.append(b"".join(parts))
+    return out
+
+
+def write_random(llama_cpp, llm, name, out_dir, what):
+    vocab = llm._model.vocab
+    lines = [
+        "# random strings (seed 1234) tokenized by llama.cpp (llama-cpp-python %s) for %s" % (llama_cpp.__version__, what),
+        "# add_special parse_special hex(text) n_ids ids... hex(pieces special=0) hex(pieces special=1)",
+    ]
+    for i, text in enumerate(random_texts(1234, 300, name.startswith("gemma3"))):
+        add_special, parse_special = i % 2, (i // 2) % 2
+        ids = llm.tokenize(text, add_bos=bool(add_special), special=bool(parse_special))
+        d0 = b"".join(piece(llama_cpp, vocab, t, False) for t in ids)
+        d1 = b"".join(piece(llama_cpp, vocab, t, True) for t in ids)
+        fields = [str(add_special), str(parse_special), hexs(text), str(len(ids))] + [str(t) for t in ids]
+        lines.append(" ".join(fields + [hexs(d0), hexs(d1)]))
+    path = os.path.join(out_dir, "random_%s.txt" % name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote", path, len(lines) - 2, "cases")
+
+
 def piece(llama_cpp, vocab, tok, special):
     buf = ctypes.create_string_buffer(512)
     n = llama_cpp.llama_token_to_piece(vocab, tok, buf, len(buf), 0, special)
@@ -227,6 +288,7 @@ def fixtures():
         path = os.path.join(ROOT, "models", file)
         llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
         write_cases(llama_cpp, llm, name, out_dir, file)
+        write_random(llama_cpp, llm, name, out_dir, file)
         write_attrs(llama_cpp, llm, name, out_dir)
         write_gpl3(llama_cpp, llm, name, out_dir)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,7 @@
 // tokens_test.c - token ids identical to llama.cpp's on the real models.
 //
-// Compares flm_vocab_tokenize and flm_vocab_piece with the fixtures that
+// Compares flm_vocab_tokenize and flm_vocab_piece (hand-picked and seeded
+// random strings) with the fixtures that
 // scripts/refs/tokens.py wrote from llama.cpp (tests/fixtures/tokens/), checks
 // the token attributes and EOG set, the GPL-3 text used by the perplexity
 // test, the round trip text -> ids -> pieces, and the speed of loading and
@@ -119,10 +120,10 @@ static size_t pieces(const struct flm_vocab *v, const int32_t *ids, int32_t n, b
 
 // ---------------------------------------------------------------- cases
 
-// Compares every case of fixture cases_<name>.txt; returns the number that differ.
-static int check_case_file(const struct flm_vocab *v, const char *name) {
+// Compares every case of fixture <kind>_<name>.txt; returns the number that differ.
+static int check_case_file(const struct flm_vocab *v, const char *kind, const char *name) {
     size_t len;
-    char  *file = fixture("cases", name, &len);
+    char  *file = fixture(kind, name, &len);
     char  *text = malloc(len + 1), *d0 = malloc(len + 1), *d1 = malloc(len + 1), *got = malloc(64 * len + 64);
     int32_t *ids = malloc((len + 1) * sizeof *ids);
     int      n_cases = 0, n_bad = 0;
@@ -136,7 +137,7 @@ static int check_case_file(const struct flm_vocab *v, const char *name) {
         for (int32_t i = 0; i < n_ids; i++) ids[i] = atoi(strtok_r(NULL, " ", &fs));
         size_t n_d0 = unhex(strtok_r(NULL, " ", &fs), d0), n_d1 = unhex(strtok_r(NULL, " ", &fs), d1);
         char   label[128];
-        snprintf(label, sizeof label, "%s case %d", name, n_cases);
+        snprintf(label, sizeof label, "%s_%s case %d", kind, name, n_cases);
         n_cases++;
         if (!same_ids(v, text, n_text, add, parse, ids, n_ids, label)) {
             n_bad++;
@@ -163,7 +164,7 @@ static void check_cases(const struct model_case *m) {
     struct flm_gguf  *g = NULL;
     struct flm_vocab *v = load(m, &g, NULL);
     if (!v) skip();
-    int n_bad = check_case_file(v, m->name);
+    int n_bad = check_case_file(v, "cases", m->name) + check_case_file(v, "random", m->name);
     flm_vocab_free(v);
     flm_gguf_close(g);
     assert_int_equal(n_bad, 0);
@@ -250,12 +251,12 @@ static void test_cases_variants(void **state) {
         if (!v) skip();
         char name[64];
         snprintf(name, sizeof name, "smollm2-%s", pres[k]);
-        n_bad += check_case_file(v, name);
+        n_bad += check_case_file(v, "cases", name);
         flm_vocab_free(v);
     }
     struct flm_vocab *v = load_variant(&models[1], NULL, true);
     if (!v) skip();
-    n_bad += check_case_file(v, "gemma3-space-prefix");
+    n_bad += check_case_file(v, "cases", "gemma3-space-prefix");
     flm_vocab_free(v);
     assert_int_equal(n_bad, 0);
 }
