@@ -53,8 +53,31 @@ void flm_geglu(float *y, const float *x, const float *g, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] <= -10.0f ? 0.0f : gelu_half(x[i]) * g[i];
 }
 
+float flm_expf_poly(float x) {
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                         fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+float flm_hsum16(const float *a) {
+    float t8[8], t4[4];
+    for (int i = 0; i < 8; i++) t8[i] = a[i + 8] + a[i];
+    for (int i = 0; i < 4; i++) t4[i] = t8[i + 4] + t8[i];
+    return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
+// llama.cpp evaluates whole groups of 16 with the polynomial and the rest of
+// a row with the C library's expf.
 void flm_swiglu(float *y, const float *x, const float *g, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
+    const int64_t n16 = n - n % 16;
+    for (int64_t i = 0; i < n16; i++) y[i] = x[i] / (1.0f + flm_expf_poly(0.0f - x[i])) * g[i];
+    for (int64_t i = n16; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
 }
 
 void flm_softmax(float *x, int64_t n) {

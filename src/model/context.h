@@ -33,6 +33,11 @@ struct flm_context {
     int32_t                 n_logits;   // rows valid in logits after the last eval
     bool                    all_logits;
     size_t                  memory;     // bytes allocated for all of the above
+    // Debugging hook: called with each named intermediate of a forward pass
+    // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
+    // layers). NULL in normal use; tools/tests compare passes with it.
+    void (*trace)(void *user, const char *name, int il, const float *data, size_t n);
+    void  *trace_user;
 };
 
 // Runs n <= n_batch tokens at positions pos..pos+n-1 and writes the logits

@@ -11,6 +11,10 @@
 
 // ---------------------------------------------------------------- helpers
 
+static void trace(struct flm_context *c, const char *name, int il, const float *x, size_t n) {
+    if (c->trace) c->trace(c->trace_user, name, il, x, n);
+}
+
 static bool layer_slides(const struct flm_hparams *hp, int il) {
     return hp->n_swa > 0 && hp->swa_pattern > 0 && (il + 1) % hp->swa_pattern != 0;
 }
@@ -76,9 +80,13 @@ static void attention_block(struct flm_context *c, const struct flm_layer *l, in
     const float fscale = slides ? hp->rope_scale_swa : hp->rope_scale;
 
     norm_rows(c->xb, c->x, l->attn_norm, n, E, hp->rms_eps);
+    trace(c, "attn_norm", il, c->xb, (size_t)n * E);
     flm_matmul(c->pool, &l->wq, c->xb, n, c->q, c->qscratch);
     flm_matmul(c->pool, &l->wk, c->xb, n, c->k, c->qscratch);
     flm_matmul(c->pool, &l->wv, c->xb, n, c->v, c->qscratch);
+    trace(c, "Qcur", il, c->q, (size_t)n * qd);
+    trace(c, "Kcur", il, c->k, (size_t)n * kd);
+    trace(c, "Vcur", il, c->v, (size_t)n * vd);
     add_bias(c->q, l->bq, n, qd);
     add_bias(c->k, l->bk, n, kd);
     add_bias(c->v, l->bv, n, vd);
@@ -93,29 +101,43 @@ static void attention_block(struct flm_context *c, const struct flm_layer *l, in
         store_f16(c->k_cache + slot * kd, k, (size_t)kd);
         store_f16(c->v_cache + slot * vd, c->v + (size_t)t * vd, (size_t)vd);
     }
+    trace(c, "Qrope", il, c->q, (size_t)n * qd);
+    trace(c, "Krope", il, c->k, (size_t)n * kd);
     struct attn_job job = {c, il, n, hp->q_scale != 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->head_dim)};
     flm_pool_run(c->pool, attn_worker, &job);
+    trace(c, "kqv_out", il, c->att, (size_t)n * hp->n_head * hp->head_dim_v);
     flm_matmul(c->pool, &l->wo, c->att, n, c->xb2, c->qscratch);
+    trace(c, "attn_out", il, c->xb2, (size_t)n * E);
     if (l->post_attn_norm) norm_rows(c->xb2, c->xb2, l->post_attn_norm, n, E, hp->rms_eps);
     flm_add(c->x, c->xb2, (int64_t)n * E);
+    trace(c, "ffn_inp", il, c->x, (size_t)n * E);
 }
 
 // ---------------------------------------------------------------- FFN
 
-static void ffn_block(struct flm_context *c, const struct flm_layer *l, int n) {
+static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
     const struct flm_hparams *hp = &c->model->hp;
     const int E = hp->n_embd;
     const int64_t F = (int64_t)n * hp->n_ff;
     norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
+    trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
     flm_matmul(c->pool, &l->w_gate, c->xb, n, c->hb, c->qscratch);
     flm_matmul(c->pool, &l->w_up, c->xb, n, c->hb2, c->qscratch);
+    trace(c, "ffn_gate", il, c->hb, (size_t)F);
+    trace(c, "ffn_up", il, c->hb2, (size_t)F);
     if (hp->act == FLM_ACT_GELU)
         flm_geglu(c->hb, c->hb, c->hb2, F);
     else
-        flm_swiglu(c->hb, c->hb, c->hb2, F);
+        for (int t = 0; t < n; t++) {
+            const size_t o = (size_t)t * hp->n_ff;
+            flm_swiglu(c->hb + o, c->hb + o, c->hb2 + o, hp->n_ff);
+        }
+    trace(c, "ffn_swiglu", il, c->hb, (size_t)F);
     flm_matmul(c->pool, &l->w_down, c->hb, n, c->xb2, c->qscratch);
+    trace(c, "ffn_out", il, c->xb2, (size_t)n * E);
     if (l->post_ffn_norm) norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);
     flm_add(c->x, c->xb2, (int64_t)n * E);
+    trace(c, "l_out", il, c->x, (size_t)n * E);
 }
 
 // ---------------------------------------------------------------- whole pass
@@ -129,13 +151,16 @@ void flm_forward(struct flm_context *c, const int32_t *tokens, int n, bool all_l
         flm_mat_row_to_float(&m->tok_embd, tokens[t], xt);
         if (hp->embd_scale != 1.0f) flm_scale(xt, hp->embd_scale, E);
     }
+    trace(c, "inp_embd", -1, c->x, (size_t)n * E);
     for (int il = 0; il < hp->n_layer; il++) {
         attention_block(c, &m->layers[il], il, n);
-        ffn_block(c, &m->layers[il], n);
+        ffn_block(c, &m->layers[il], il, n);
     }
     // Only the rows whose logits are wanted go through the LM head.
     const int first = all_logits ? 0 : n - 1;
     const int rows = n - first;
     norm_rows(c->xb, c->x + (size_t)first * E, m->output_norm, rows, E, hp->rms_eps);
+    trace(c, "result_norm", -1, c->xb, (size_t)rows * E);
     flm_matmul(c->pool, &m->output, c->xb, rows, c->logits, c->qscratch);
+    trace(c, "result_output", -1, c->logits, (size_t)rows * hp->n_vocab);
 }
