@@ -108,7 +108,10 @@ static void attention_block(struct flm_context *c, const struct flm_layer *l, in
     trace(c, "kqv_out", il, c->att, (size_t)n * hp->n_head * hp->head_dim_v);
     flm_matmul(c->pool, &l->wo, c->att, n, c->xb2, c->qscratch);
     trace(c, "attn_out", il, c->xb2, (size_t)n * E);
-    if (l->post_attn_norm) norm_rows(c->xb2, c->xb2, l->post_attn_norm, n, E, hp->rms_eps);
+    if (l->post_attn_norm) {
+        norm_rows(c->xb2, c->xb2, l->post_attn_norm, n, E, hp->rms_eps);
+        trace(c, "attn_post_norm", il, c->xb2, (size_t)n * E);
+    }
     flm_add(c->x, c->xb2, (int64_t)n * E);
     trace(c, "ffn_inp", il, c->x, (size_t)n * E);
 }
@@ -132,10 +135,13 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
             const size_t o = (size_t)t * hp->n_ff;
             flm_swiglu(c->hb + o, c->hb + o, c->hb2 + o, hp->n_ff);
         }
-    trace(c, "ffn_swiglu", il, c->hb, (size_t)F);
+    trace(c, hp->act == FLM_ACT_GELU ? "ffn_geglu" : "ffn_swiglu", il, c->hb, (size_t)F);
     flm_matmul(c->pool, &l->w_down, c->hb, n, c->xb2, c->qscratch);
     trace(c, "ffn_out", il, c->xb2, (size_t)n * E);
-    if (l->post_ffn_norm) norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);
+    if (l->post_ffn_norm) {
+        norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);
+        trace(c, "ffn_post_norm", il, c->xb2, (size_t)n * E);
+    }
     flm_add(c->x, c->xb2, (int64_t)n * E);
     trace(c, "l_out", il, c->x, (size_t)n * E);
 }
