@@ -53,7 +53,7 @@ struct work {
     char          *word;              // encoded word, at most 8 bytes per code point
     struct symbol *sym;
     struct bigram *heap;
-    size_t         cap_cps, n_heap, cap_heap;
+    size_t         n_heap, cap_heap;
 };
 
 // Heap order: lower rank first, then the leftmost pair.
@@ -149,18 +149,6 @@ static flm_status merge_word(const struct flm_vocab *v, struct work *w, size_t l
 
 // ---------------------------------------------------------------- driver
 
-static bool work_reserve(struct work *w, size_t n) {
-    if (n <= w->cap_cps) return true;
-    free(w->cps), free(w->lens), free(w->tmp), free(w->word), free(w->sym);
-    w->cps = malloc(n * sizeof *w->cps);
-    w->lens = malloc(n * sizeof *w->lens);
-    w->tmp = malloc(n * sizeof *w->tmp);
-    w->word = malloc(n * 8);
-    w->sym = malloc(n * 8 * sizeof *w->sym);
-    w->cap_cps = (w->cps && w->lens && w->tmp && w->word && w->sym) ? n : 0;
-    return w->cap_cps != 0;
-}
-
 static void work_free(struct work *w) {
     free(w->cps), free(w->lens), free(w->tmp), free(w->word), free(w->sym), free(w->heap);
 }
@@ -183,15 +171,25 @@ static size_t encode_word(const uint32_t *cps, size_t n, char *word) {
 
 flm_status flm_vocab_bpe(const struct flm_vocab *v, const char *text, size_t len, struct flm_tok_list *out) {
     struct work w = {0};
-    if (!work_reserve(&w, len ? len : 1)) {
+    size_t      cap = len ? len : 1;  // code points <= bytes
+    w.cps = malloc(cap * sizeof *w.cps);
+    w.lens = malloc(cap * sizeof *w.lens);
+    w.tmp = malloc(cap * sizeof *w.tmp);
+    if (!w.cps || !w.lens || !w.tmp) {
         work_free(&w);
         return FLM_ERR_NOMEM;
     }
     size_t n = 0;
     for (size_t pos = 0; pos < len;) w.cps[n++] = flm_unicode_decode(text, len, &pos);
-    size_t     n_words = flm_pretok_split(v->pre.kind, w.cps, n, w.lens, w.tmp);
+    size_t n_words = flm_pretok_split(v->pre.kind, w.cps, n, w.lens, w.tmp);
+    size_t longest = 1;
+    for (size_t k = 0; k < n_words; k++)
+        if (w.lens[k] > longest) longest = w.lens[k];
+    // A code point is at most 4 bytes, each encoded as at most 2 bytes (1 symbol).
+    w.word = malloc(longest * 8);
+    w.sym = malloc(longest * 4 * sizeof *w.sym);
     size_t     start = 0;
-    flm_status st = FLM_OK;
+    flm_status st = (w.word && w.sym) ? FLM_OK : FLM_ERR_NOMEM;
     for (size_t k = 0; k < n_words && st == FLM_OK; k++) {
         size_t wlen = encode_word(w.cps + start, w.lens[k], w.word);
         st = merge_word(v, &w, wlen, out);

@@ -107,7 +107,7 @@ flm_status flm_vocab_spm(const struct flm_vocab *v, const char *text, size_t len
     if (len > (UINT32_MAX - 3) / 3) return FLM_ERR_INVALID;
     struct work w = {0};
     w.text = malloc(3 * len);
-    w.sym = malloc(3 * len * sizeof *w.sym);
+    w.sym = malloc(3 * len * sizeof *w.sym);  // at most one symbol per escaped byte
     flm_status st = (w.text && w.sym) ? FLM_OK : FLM_ERR_NOMEM;
     size_t     n = st == FLM_OK ? escape_spaces(text, len, w.text) : 0;
     int32_t    n_sym = 0;
