@@ -1,0 +1,100 @@
+// dispatch.c - the kernel tables and the one-time choice among them.
+#include "kernels/dispatch.h"
+
+#include <pthread.h>
+#include <stddef.h>
+
+#if defined(__x86_64__)
+#include "kernels/x86/vecdot_x86.h"
+#endif
+
+// ---------------------------------------------------------------- what exists, per ISA
+
+struct kernel_set {
+    flm_vec_dot_fn vec_dot;
+};
+
+#define X86_SET(isa)                                                       \
+    {                                                                      \
+        [FLM_TYPE_Q4_0] = {.vec_dot = flm_q4_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q4_1] = {.vec_dot = flm_q4_1_vec_dot_##isa},             \
+        [FLM_TYPE_Q5_0] = {.vec_dot = flm_q5_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q5_1] = {.vec_dot = flm_q5_1_vec_dot_##isa},             \
+        [FLM_TYPE_Q8_0] = {.vec_dot = flm_q8_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q2_K] = {.vec_dot = flm_q2_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q3_K] = {.vec_dot = flm_q3_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q4_K] = {.vec_dot = flm_q4_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q5_K] = {.vec_dot = flm_q5_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q6_K] = {.vec_dot = flm_q6_K_vec_dot_##isa},             \
+    }
+
+#if defined(__x86_64__)
+static const struct kernel_set avx2_set[FLM_TYPE_COUNT] = X86_SET(avx2);
+static const struct kernel_set avx512_set[FLM_TYPE_COUNT] = X86_SET(avx512);
+#endif
+
+// NULL where an ISA has no kernels on this architecture.
+static const struct kernel_set *isa_set(enum flm_isa isa) {
+    switch (isa) {
+#if defined(__x86_64__)
+    case FLM_ISA_AVX2: return avx2_set;
+    case FLM_ISA_AVX512: return avx512_set;
+#endif
+    default: return NULL;
+    }
+}
+
+// ---------------------------------------------------------------- the chosen table
+
+struct chosen {
+    flm_vec_dot_fn vec_dot;
+    enum flm_isa   isa;
+};
+
+// Written once under pthread_once, read-only afterwards (like the CPU
+// feature table it is derived from).
+static struct chosen table[FLM_TYPE_COUNT];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void fill_table(void) {
+    const enum flm_isa best = flm_cpu_isa();
+    for (int t = 0; t < FLM_TYPE_COUNT; ++t) {
+        const struct flm_type_traits *tr = flm_quant_traits((enum flm_type)t);
+        table[t].vec_dot = tr ? tr->vec_dot : NULL;
+        table[t].isa = FLM_ISA_SCALAR;
+        if (!table[t].vec_dot) continue;
+        for (int isa = FLM_ISA_SCALAR + 1; isa <= (int)best; ++isa) {
+            const struct kernel_set *set = isa_set((enum flm_isa)isa);
+            if (set && set[t].vec_dot) {
+                table[t].vec_dot = set[t].vec_dot;
+                table[t].isa = (enum flm_isa)isa;
+            }
+        }
+    }
+}
+
+static const struct chosen *entry(enum flm_type t) {
+    if ((unsigned)t >= FLM_TYPE_COUNT) return NULL;
+    pthread_once(&table_once, fill_table);
+    return &table[t];
+}
+
+flm_vec_dot_fn flm_kernel_vec_dot(enum flm_type t) {
+    const struct chosen *e = entry(t);
+    return e ? e->vec_dot : NULL;
+}
+
+enum flm_isa flm_kernel_vec_dot_isa_of(enum flm_type t) {
+    const struct chosen *e = entry(t);
+    return e ? e->isa : FLM_ISA_SCALAR;
+}
+
+flm_vec_dot_fn flm_kernel_vec_dot_isa(enum flm_type t, enum flm_isa isa) {
+    if ((unsigned)t >= FLM_TYPE_COUNT) return NULL;
+    const struct flm_type_traits *tr = flm_quant_traits(t);
+    if (!tr || !tr->vec_dot) return NULL;
+    if (isa == FLM_ISA_SCALAR) return tr->vec_dot;
+    const struct kernel_set *set = isa_set(isa);
+    if (!set || !flm_cpu_has_isa(isa)) return NULL;
+    return set[t].vec_dot;
+}
