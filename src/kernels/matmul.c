@@ -1,6 +1,7 @@
 // matmul.c - quantize activations once, then one vec_dot per output.
 #include "kernels/matmul.h"
 
+#include "kernels/dispatch.h"
 #include "quant/quant.h"
 
 #include <string.h>
@@ -14,6 +15,7 @@ size_t flm_matmul_scratch_bytes(enum flm_type t, int64_t k, int n) {
 struct matmul_job {
     const struct flm_mat         *w;
     const struct flm_type_traits *tr;
+    flm_vec_dot_fn                vec_dot;   // dispatched: best variant for this CPU
     const char                   *xq;        // activations in vec_dot_type
     size_t                        xq_stride;
     int                           n;
@@ -31,7 +33,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
         const char *wr = (const char *)w->data + (size_t)r * w->row_bytes;
         for (int i = 0; i < job->n; i++) {
             float s;
-            job->tr->vec_dot(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
+            job->vec_dot(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
             job->y[(size_t)i * (size_t)w->n_rows + (size_t)r] = s;
         }
     }
@@ -40,7 +42,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
 void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
-    struct matmul_job job = {.w = w, .tr = tr, .n = n, .y = y};
+    struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
     if (tr->vec_dot_type == FLM_TYPE_F32) {
         job.xq = (const char *)x;
         job.xq_stride = (size_t)w->n_cols * sizeof(float);
