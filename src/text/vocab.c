@@ -507,14 +507,18 @@ flm_status flm_vocab_tokenize(const struct flm_vocab *v, const char *text, size_
 
 // ---------------------------------------------------------------- pieces
 
-// Writes byte c at position *k of buf when it fits; counts it either way.
-static void put(char *buf, int32_t n, int32_t *k, char c) {
-    if (*k < n) buf[*k] = c;
-    (*k)++;
+// Writes what fits of s at position *k of buf and counts all of it (saturating,
+// so a huge piece costs no more than the bytes that fit).
+static void put_bytes(char *buf, int32_t n, int32_t *k, const char *s, size_t len) {
+    if (*k < n) {
+        size_t room = (size_t)(n - *k);
+        memcpy(buf + *k, s, len < room ? len : room);
+    }
+    *k = (size_t)(INT32_MAX - *k) < len ? INT32_MAX : *k + (int32_t)len;
 }
 
-static void put_bytes(char *buf, int32_t n, int32_t *k, const char *s, size_t len) {
-    for (size_t i = 0; i < len; i++) put(buf, n, k, s[i]);
+static void put(char *buf, int32_t n, int32_t *k, char c) {
+    put_bytes(buf, n, k, &c, 1);
 }
 
 // Byte-level BPE: each code point of the token stands for one byte.

@@ -68,7 +68,7 @@ static const char *piece(const struct flm_vocab *v, int32_t tok, bool special) {
 // ---------------------------------------------------------------- byte-level BPE
 
 // ids: 0 <s> 1 </s> 2 <unk> 3 a 4 b 5 c 6 Ġ 7 ab 8 bc 9 abc 10 <|x|> 11 <u> 12 < 13 | 14 x 15 >
-//      16 Ġa 17 d
+//      16 Ġa 17 d 18 a→ (→ is no GPT-2 byte)
 static void bpe_tokens(struct tiny *t) {
     add(t, "<s>", 0, FLM_TOKEN_CONTROL);
     add(t, "</s>", 0, FLM_TOKEN_CONTROL);
@@ -77,8 +77,8 @@ static void bpe_tokens(struct tiny *t) {
     for (size_t i = 0; i < 7; i++) add(t, normal[i], 0, FLM_TOKEN_NORMAL);
     add(t, "<|x|>", 0, FLM_TOKEN_CONTROL);
     add(t, "<u>", 0, FLM_TOKEN_USER_DEFINED);
-    const char *more[] = {"<", "|", "x", ">", "\xc4\xa0" "a", "d"};
-    for (size_t i = 0; i < 6; i++) add(t, more[i], 0, FLM_TOKEN_NORMAL);
+    const char *more[] = {"<", "|", "x", ">", "\xc4\xa0" "a", "d", "a\xe2\x86\x92"};
+    for (size_t i = 0; i < 7; i++) add(t, more[i], 0, FLM_TOKEN_NORMAL);
 }
 
 static void test_bpe_merge_order(void **state) {
@@ -130,6 +130,8 @@ static void test_bpe_words_and_bytes(void **state) {
     assert_string_equal(piece(v, 0, true), "<s>");
     assert_string_equal(piece(v, 11, false), "<u>");
     assert_int_equal(flm_vocab_piece(v, 99, NULL, 0, true), 0);
+    // A code point outside the byte mapping renders as llama.cpp writes it.
+    assert_string_equal(piece(v, 18, false), "a[UNK_BYTE_0xe28692a\xe2\x86\x92]");
     char small[1];
     assert_int_equal(flm_vocab_piece(v, 9, small, 1, false), -3);  // "abc" needs 3 bytes
     flm_vocab_free(v);
