@@ -39,7 +39,7 @@ static const char *ids(const struct flm_vocab *v, const char *text, bool add_spe
     return out;
 }
 
-static const char *const spm_toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "\xe2\x96\x81" "a"};
+static const char *const spm_toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "\xe2\x96\x81\x61"};
 
 static void spm_minimal(struct flm_gguf_writer *w) {
     flm_gguf_writer_kv_str(w, "tokenizer.ggml.model", "llama");

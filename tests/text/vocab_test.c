@@ -77,7 +77,7 @@ static void bpe_tokens(struct tiny *t) {
     for (size_t i = 0; i < 7; i++) add(t, normal[i], 0, FLM_TOKEN_NORMAL);
     add(t, "<|x|>", 0, FLM_TOKEN_CONTROL);
     add(t, "<u>", 0, FLM_TOKEN_USER_DEFINED);
-    const char *more[] = {"<", "|", "x", ">", "\xc4\xa0" "a", "d", "a\xe2\x86\x92"};
+    const char *more[] = {"<", "|", "x", ">", "\xc4\xa0\x61", "d", "a\xe2\x86\x92"};
     for (size_t i = 0; i < 7; i++) add(t, more[i], 0, FLM_TOKEN_NORMAL);
 }
 
