@@ -59,7 +59,7 @@ static int fix_read_ids(FILE *f, char *line, size_t cap, int32_t n, struct fix_i
     return got == n ? 0 : -1;
 }
 
-static void fix_free(struct fix_model *m) {
+__attribute__((unused)) static void fix_free(struct fix_model *m) {
     for (int i = 0; i < m->n_cases; i++) {
         free(m->cases[i].prompt.v);
         free(m->cases[i].gen.v);
@@ -69,7 +69,7 @@ static void fix_free(struct fix_model *m) {
 }
 
 // Loads <tag>.greedy.txt and <tag>.logits.txt. Returns 0 or -1.
-static int fix_load(struct fix_model *m, const char *dir, const char *tag) {
+__attribute__((unused)) static int fix_load(struct fix_model *m, const char *dir, const char *tag) {
     memset(m, 0, sizeof *m);
     char path[1200], line[8192];
     snprintf(path, sizeof path, "%s/%s.greedy.txt", dir, tag);
