@@ -5,10 +5,11 @@
 // Parity with llama.cpp (see vecdot_x86.h): per block, an exact int32 value
 // per float lane is formed, converted, and accumulated into eight float lanes
 // with one FMA by the block scale, lanes being the 4-byte groups of 32-byte
-// vectors of consecutive elements, as ggml's kernels lay them out. Scalar
-// float steps that ggml's compiler fuses (summs += m * s) are fmaf here; the
-// others are written one operation per statement so that no compiler setting
-// can fuse them.
+// vectors of consecutive elements, as ggml's kernels lay them out (for Q6_K
+// that includes taking the -32 offset out per 32-element group). The scalar
+// step that ggml's compiler contracts (summs += m * s) is an explicit FMA
+// here (fma1); no other product feeds a plain-C addition, so no compiler
+// contraction setting can change the result.
 #ifndef VD
 #error "define VD(name) before including vecdot_body.h"
 #endif
@@ -17,12 +18,16 @@
 #include "quant/blocks.h"
 
 #include <immintrin.h>
-#include <math.h>
 #include <string.h>
 
 // ---------------------------------------------------------------- helpers
 
 static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+// a * b + c rounded once (fmaf itself may become a libm call).
+static inline float fma1(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
 
 // (hi + lo), then lanes (0+2, 1+3), then (0+2) + (1+3): ggml's hsum_float_8.
 static inline float hsum8(__m256 v) {
@@ -125,7 +130,7 @@ void VD(flm_q4_1_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float summs = 0;
     for (int64_t i = 0; i < n / FLM_QK4_1; ++i) {
-        summs = fmaf(f16(x[i].m), f16(y[i].s), summs);
+        summs = fma1(f16(x[i].m), f16(y[i].s), summs);
         const float d = f16(x[i].d) * f16(y[i].d);
         acc = fma_block(d, dot_u8s8(nibbles32(x[i].qs), load32(y[i].qs)), acc);
     }
@@ -155,7 +160,7 @@ void VD(flm_q5_1_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float summs = 0;
     for (int64_t i = 0; i < n / FLM_QK5_1; ++i) {
-        summs = fmaf(f16(x[i].m), f16(y[i].s), summs);
+        summs = fma1(f16(x[i].m), f16(y[i].s), summs);
         const float d = f16(x[i].d) * f16(y[i].d);
         const __m256i hi = _mm256_and_si256(bits32(x[i].qh), _mm256_set1_epi8(0x10));
         const __m256i qx = _mm256_or_si256(nibbles32(x[i].qs), hi);
@@ -280,7 +285,7 @@ void VD(flm_q5_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
         kquant_scales(x[i].scales, sc, mn);
         int msum = 0;
         for (int j = 0; j < 8; ++j) msum += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        summs = fmaf(dmin, (float)msum, summs);
+        summs = fma1(dmin, (float)msum, summs);
         const __m256i hbits = load32(x[i].qh);
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
