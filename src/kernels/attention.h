@@ -3,9 +3,12 @@
 // out = softmax(scale * q . k_j, j in [j0, j1]) . v_j. The query is rounded to
 // half precision and dotted with the cached keys in float, as llama.cpp does
 // with an F16 cache; softmax and the weighted sum of values run in float.
+// The order of every float operation is llama.cpp's, including the one
+// difference between its batched and its one-token passes (see attention.c).
 #ifndef FLM_KERNELS_ATTENTION_H
 #define FLM_KERNELS_ATTENTION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +22,7 @@ struct flm_attn_args {
     int             head_dim_v;
     int             j0, j1;    // inclusive range of positions attended
     float           scale;
+    bool            single;    // the pass evaluates one token (decides the q.k sum order)
 };
 
 // scores: scratch of j1 + 1 floats; qh: scratch of head_dim halves.

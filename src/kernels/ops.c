@@ -7,7 +7,7 @@
 
 void flm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
+    for (int64_t i = 0; i < n; i++) sum += (double)(x[i] * x[i]);  // squares in float, as llama.cpp
     const float mean = (float)(sum / (double)n);
     const float scale = 1.0f / sqrtf(mean + eps);
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale;
@@ -28,8 +28,9 @@ void flm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float
             const int a = kind == FLM_ROPE_NEOX ? i0 / 2 : i0;
             const int b = kind == FLM_ROPE_NEOX ? i0 / 2 + n_rot / 2 : i0 + 1;
             const float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+            // fused as llama.cpp's build fuses them (x0*c rounded once with the rest)
+            v[a] = fmaf(x0, c, -(x1 * s));
+            v[b] = fmaf(x0, s, x1 * c);
         }
     }
 }

@@ -120,6 +120,7 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
             return flm_err_set(err, FLM_ERR_INVALID, "eval: token %d at index %d is outside the vocabulary [0, %d)",
                                tokens[i], i, n_vocab);
+    c->one_token = n == 1;
     for (int32_t done = 0; done < n;) {
         int chunk = n - done < c->n_batch ? n - done : c->n_batch;
         flm_forward(c, tokens + done, chunk, all_logits);

@@ -32,6 +32,7 @@ struct flm_context {
     float                  *logits;     // [n_batch][n_vocab]
     int32_t                 n_logits;   // rows valid in logits after the last eval
     bool                    all_logits;
+    bool                    one_token;  // the current flm_eval has a single token (kernel choice)
     size_t                  memory;     // bytes allocated for all of the above
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside

@@ -65,6 +65,7 @@ static void attn_worker(void *arg, int ith, int nth) {
             .j0 = slides && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0,
             .j1 = pos,
             .scale = job->scale,
+            .single = c->one_token,
         };
         flm_attention_head(&a, c->scores + (size_t)ith * c->n_ctx, c->qh + (size_t)ith * hp->head_dim,
                            c->att + ((size_t)t * hp->n_head + h) * hp->head_dim_v);

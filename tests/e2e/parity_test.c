@@ -15,12 +15,11 @@
 #include <math.h>
 #include <string.h>
 
-// Worst |ours - llama.cpp| / max|logit| allowed at any position. See the
-// closing note of the engine-core issue: llama.cpp's own quantized
-// arithmetic is 3-5e-2 away from exact arithmetic on these models, so two
-// correct quantized engines differ by about that much unless every rounding
-// step is replicated.
-#define LOGIT_TOL 0.12
+// Worst |ours - llama.cpp| / max|logit| allowed at any position: 1e-2 is
+// the requirement; the engine reproduces llama.cpp's rounding steps, so on
+// SmolLM2 the logits are bit-identical (the fixture's 6 printed digits leave
+// about 3e-6).
+#define LOGIT_TOL 1e-2
 
 struct run {
     struct flm_model   *model;
@@ -43,26 +42,30 @@ static double compare_row(const struct fix_model *fm, const struct fix_pos *ref,
     return worst / ref->maxabs;
 }
 
-// Teacher-forced: returns the worst relative error; counts argmax agreement.
+// Teacher-forced, evaluated as the reference was: the prompt in one call,
+// then each continuation token alone. Returns the worst relative error and
+// counts argmax agreement.
 static double teacher_forced(struct run *r, const struct fix_case *c, int n_pos, int *agree) {
     struct flm_err err = {0};
-    int32_t *all = malloc(sizeof(int32_t) * (size_t)(c->prompt.n + c->gen.n));
-    memcpy(all, c->prompt.v, sizeof(int32_t) * (size_t)c->prompt.n);
-    memcpy(all + c->prompt.n, c->gen.v, sizeof(int32_t) * (size_t)c->gen.n);
     assert_int_equal(flm_context_truncate(r->ctx, 0, &err), FLM_OK);
+    assert_true(c->prompt.n <= flm_context_n_batch(r->ctx));
     double worst = 0;
     *agree = 0;
-    const int n_vocab = r->fix.n_vocab, nb = flm_context_n_batch(r->ctx);
-    for (int p = 0; p < n_pos; p += nb) {
-        const int n = n_pos - p < nb ? n_pos - p : nb;
-        if (flm_eval(r->ctx, all + p, n, true, &err) != FLM_OK) fail_msg("eval: %s", err.msg);
+    const int n_vocab = r->fix.n_vocab;
+    for (int p = 0; p < n_pos;) {
+        const bool prompt = p == 0;
+        const int n = prompt ? (c->prompt.n < n_pos ? c->prompt.n : n_pos) : 1;
+        const int32_t *toks = prompt ? c->prompt.v : &c->gen.v[p - c->prompt.n];
+        if (flm_eval(r->ctx, toks, n, true, &err) != FLM_OK) fail_msg("eval: %s", err.msg);
         for (int i = 0; i < n; i++) {
             const float *lg = flm_get_logits(r->ctx, i);
-            worst = fmax(worst, compare_row(&r->fix, &c->pos[p + i], lg));
+            const double e = compare_row(&r->fix, &c->pos[p + i], lg);
+            if (e > 1e-5 && getenv("FLM_PARITY_DEBUG")) printf("  pos %d: rel %.3g\n", p + i, e);
+            worst = fmax(worst, e);
             *agree += argmax(lg, n_vocab) == c->pos[p + i].top_id[0];
         }
+        p += n;
     }
-    free(all);
     return worst;
 }
 
@@ -101,7 +104,7 @@ static int greedy(struct run *r, const struct fix_case *c, int n_gen) {
     return n_gen;
 }
 
-static void run_model(const char *file, const char *tag) {
+static void run_model(const char *file, const char *tag, double tol, bool greedy_exact) {
     const char *path = flm_test_model(file);
     if (!path) {
         print_message("model %s missing: run scripts/fetch_models.sh\n", file);
@@ -115,7 +118,7 @@ static void run_model(const char *file, const char *tag) {
     assert_int_equal(flm_model_open(&r.model, path, NULL, &err), FLM_OK);
     struct flm_context_params cp = flm_context_params_default();
     cp.n_ctx = 512;
-    cp.n_batch = 64;
+    cp.n_batch = 160;  // the longest prompt in one pass, as llama.cpp ran it
     cp.n_threads = 2;
     assert_int_equal(flm_context_init(&r.ctx, r.model, &cp, &err), FLM_OK);
     int failures = 0;
@@ -129,7 +132,7 @@ static void run_model(const char *file, const char *tag) {
         const int same = greedy(&r, c, n_gen);
         printf("%s %-12s prompt %3d  logits worst rel %.2e  argmax agree %d/%d  greedy identical %d/%d\n", tag,
                c->name, c->prompt.n, worst, agree, n_pos, same, n_gen);
-        if (worst > LOGIT_TOL) failures++;
+        if (worst > tol || (greedy_exact && same != n_gen)) failures++;
     }
     flm_context_free(r.ctx);
     flm_model_free(r.model);
@@ -137,8 +140,11 @@ static void run_model(const char *file, const char *tag) {
     assert_int_equal(failures, 0);
 }
 
-static void test_smollm2(void **state) { run_model("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2"); }
-static void test_gemma3(void **state) { run_model("gemma-3-270m-q4_k_m.gguf", "gemma3"); }
+static void test_smollm2(void **state) { run_model("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2", LOGIT_TOL, true); }
+// Gemma 3: llama.cpp multiplies its Q4_K weights with repacked kernels whose
+// order of float operations is not reproduced yet (open work in the engine
+// issue), so its logits are only held to 0.1 for now.
+static void test_gemma3(void **state) { run_model("gemma-3-270m-q4_k_m.gguf", "gemma3", 0.1, false); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
