@@ -37,7 +37,9 @@ void flm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float
 
 static float gelu_f32(float x) {
     const float c = 0.044715f, sqrt_2_over_pi = 0.79788456080286535587989211986876f;
-    return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + c * x * x)));
+    // 1 + c*x*x with one rounding, as llama.cpp's build contracts it: its GELU
+    // table then holds the same half values for all 65536 inputs
+    return 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * fmaf(c * x, x, 1.0f)));
 }
 
 // ggml evaluates GELU from a table indexed by the half-precision input and
