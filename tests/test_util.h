@@ -14,7 +14,7 @@
 
 // Path of a default model under models/, or NULL (and a skip) when missing.
 static inline const char *flm_test_model(const char *file) {
-    static char path[1024];
+    static char path[400];
     snprintf(path, sizeof path, "%s/%s", FLM_MODELS_DIR, file);
     if (access(path, R_OK) != 0) return NULL;
     return path;

@@ -4,34 +4,12 @@
 // on stderr and a plain non-zero exit: no crash, no hang, no sanitizer report.
 #include "test_util.h"
 
+#include "e2e/cli_util.h"
 #include "format/gguf_corpus.h"
 
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-static char tmpdir[256];
-
-// Runs the CLI with args under a time limit; returns its exit status (or
-// -signal) and leaves stderr in *msg (malloc'd).
-static int run_cli(const char *args, char **msg) {
-    char cmd[4096], errf[320];
-    snprintf(errf, sizeof errf, "%s/stderr.txt", tmpdir);
-    snprintf(cmd, sizeof cmd,
-             "ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=exitcode=86:halt_on_error=1 "
-             "timeout -s KILL 60 %s %s </dev/null >/dev/null 2>%s",
-             FLM_CLI_PATH, args, errf);
-    int st = system(cmd);
-    FILE *f = fopen(errf, "r");
-    *msg = calloc(1, 65536);
-    if (f) {
-        size_t n = fread(*msg, 1, 65535, f);
-        (*msg)[n] = '\0';
-        fclose(f);
-    }
-    if (WIFSIGNALED(st)) return -WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
 
 static void expect_failure(const char *args, const char *needle) {
     char *msg;
@@ -106,17 +84,6 @@ static void test_bad_usage(void **state) {
     free(msg);
 }
 
-static int setup(void **state) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/flm_cli_test_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_corrupt_corpus),
@@ -124,5 +91,5 @@ int main(void) {
         cmocka_unit_test(test_prompt_longer_than_context),
         cmocka_unit_test(test_bad_usage),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, cli_setup, cli_teardown);
 }
