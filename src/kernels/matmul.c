@@ -2,6 +2,7 @@
 #include "kernels/matmul.h"
 
 #include "kernels/dispatch.h"
+#include "kernels/q4_K_tiled.h"
 #include "quant/quant.h"
 
 #include <string.h>
@@ -16,6 +17,8 @@ struct matmul_job {
     const struct flm_mat         *w;
     const struct flm_type_traits *tr;
     flm_vec_dot_fn                vec_dot;   // dispatched: best variant for this CPU
+    flm_vec_dot_fn                vec_dot4;  // for activation rows below n4
+    int                           n4;        // rows in groups of four (tiled orders)
     const char                   *xq;        // activations in vec_dot_type
     size_t                        xq_stride;
     int                           n;
@@ -33,7 +36,7 @@ static void matmul_worker(void *arg, int ith, int nth) {
         const char *wr = (const char *)w->data + (size_t)r * w->row_bytes;
         for (int i = 0; i < job->n; i++) {
             float s;
-            job->vec_dot(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
+            (i < job->n4 ? job->vec_dot4 : job->vec_dot)(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
             job->y[(size_t)i * (size_t)w->n_rows + (size_t)r] = s;
         }
     }
@@ -43,6 +46,11 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
     struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
+    if (w->order == FLM_ORDER_Q4_K_TILED) {
+        job.vec_dot = flm_q4_K_dot_single_ref;
+        job.vec_dot4 = flm_q4_K_dot_group4_ref;
+        job.n4 = n - n % 4;
+    }
     if (tr->vec_dot_type == FLM_TYPE_F32) {
         job.xq = (const char *)x;
         job.xq_stride = (size_t)w->n_cols * sizeof(float);

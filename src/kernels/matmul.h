@@ -16,12 +16,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Order of the float steps in each dot product. FLM_ORDER_ROW is the plain
+// dot (flm_kernel_vec_dot); FLM_ORDER_Q4_K_TILED is that of llama.cpp's
+// repacked Q4_K kernels (kernels/q4_K_tiled.h), which depends on whether an
+// activation row falls in a group of four of the call.
+enum flm_mat_order { FLM_ORDER_ROW = 0, FLM_ORDER_Q4_K_TILED = 1 };
+
 struct flm_mat {
-    enum flm_type type;
-    int64_t       n_cols;     // elements per row (input dimension)
-    int64_t       n_rows;     // output dimension
-    size_t        row_bytes;
-    const void   *data;       // n_rows * row_bytes bytes
+    enum flm_type      type;
+    int64_t            n_cols;     // elements per row (input dimension)
+    int64_t            n_rows;     // output dimension
+    size_t             row_bytes;
+    const void        *data;       // n_rows * row_bytes bytes
+    enum flm_mat_order order;
 };
 
 // Bytes of scratch flm_matmul needs for n activation rows of k elements

@@ -43,6 +43,9 @@ static flm_status bind_mat(struct binder *b, struct flm_mat *out, const char *na
     }
     *out = (struct flm_mat){.type = t->type, .n_cols = n_cols, .n_rows = n_rows,
                             .row_bytes = flm_type_row_size(t->type, n_cols), .data = t->data};
+    // llama.cpp repacks Q4_K matrices of whole 8-row groups, which fixes the
+    // order of its float steps; take the same order to keep the same logits.
+    if (t->type == FLM_TYPE_Q4_K && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_K_TILED;
     return FLM_OK;
 }
 
@@ -103,6 +106,7 @@ static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
     if ((st = bind_mat(&b, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, true)) ||
         (st = bind_vec(&b, &m->output_norm, "output_norm.weight", hp->n_embd, true)))
         return st;
+    m->tok_embd.order = FLM_ORDER_ROW;  // looked up by row, never repacked
     m->output = m->tok_embd;
     if ((st = bind_mat(&b, &m->output, "output.weight", hp->n_embd, hp->n_vocab, !(m->arch->tensors & FLM_T_OUTPUT_OPT))))
         return st;
