@@ -8,8 +8,10 @@
 
 extern const struct flm_arch flm_arch_llama;
 extern const struct flm_arch flm_arch_gemma3;
+extern const struct flm_arch flm_arch_qwen2;
+extern const struct flm_arch flm_arch_qwen3;
 
-static const struct flm_arch *const arches[] = {&flm_arch_llama, &flm_arch_gemma3};
+static const struct flm_arch *const arches[] = {&flm_arch_llama, &flm_arch_gemma3, &flm_arch_qwen2, &flm_arch_qwen3};
 
 const struct flm_arch *flm_arch_find(const char *name, size_t len) {
     for (size_t i = 0; i < sizeof arches / sizeof arches[0]; i++)

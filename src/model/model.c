@@ -125,7 +125,7 @@ static flm_status load_meta(struct flm_model *m, struct flm_err *err) {
     if (st) return st;
     m->arch = flm_arch_find(s.ptr, (size_t)s.len);
     if (!m->arch)
-        return flm_err_set(err, FLM_ERR_UNSUPPORTED, "model: architecture '%.*s' is not supported (known: llama, gemma3)",
+        return flm_err_set(err, FLM_ERR_UNSUPPORTED, "model: architecture '%.*s' is not supported (known: llama, gemma3, qwen2, qwen3)",
                            (int)(s.len > 64 ? 64 : s.len), s.ptr);
     if ((st = m->arch->load_hparams(&m->hp, m->gguf, err))) return st;
     if (flm_gguf_find_key(m->gguf, "general.name") >= 0 && flm_gguf_get_str(m->gguf, "general.name", &s, NULL) == FLM_OK)
