@@ -2,6 +2,7 @@
 #include "kernels/matmul.h"
 
 #include "kernels/dispatch.h"
+#include "kernels/kq_batch.h"
 #include "kernels/q4_K_tiled.h"
 #include "quant/quant.h"
 
@@ -50,6 +51,8 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
         job.vec_dot = flm_q4_K_dot_single_ref;
         job.vec_dot4 = flm_q4_K_dot_group4_ref;
         job.n4 = n - n % 4;
+    } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kq_batch_dot(w->type)) {
+        job.vec_dot = flm_kq_batch_dot(w->type);
     }
     if (tr->vec_dot_type == FLM_TYPE_F32) {
         job.xq = (const char *)x;

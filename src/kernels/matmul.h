@@ -16,10 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Order of the float steps in each dot product. FLM_ORDER_ROW is the plain
-// dot (flm_kernel_vec_dot); FLM_ORDER_Q4_K_TILED is that of llama.cpp's
-// repacked Q4_K kernels (kernels/q4_K_tiled.h), which depends on whether an
-// activation row falls in a group of four of the call.
+// Order of the float steps in each dot product, chosen to be llama.cpp's so
+// that results are bit-identical to it. FLM_ORDER_ROW is the plain dot
+// (flm_kernel_vec_dot), or for K-quants in calls of 8+ activation rows the
+// order of its batched kernel (kernels/kq_batch.h); FLM_ORDER_Q4_K_TILED is
+// that of its repacked Q4_K kernels (kernels/q4_K_tiled.h), which depends on
+// whether an activation row falls in a group of four of the call.
 enum flm_mat_order { FLM_ORDER_ROW = 0, FLM_ORDER_Q4_K_TILED = 1 };
 
 struct flm_mat {

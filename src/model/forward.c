@@ -8,6 +8,7 @@
 #include "kernels/attention.h"
 
 #include <math.h>
+#include <string.h>
 
 // ---------------------------------------------------------------- helpers
 
@@ -72,7 +73,10 @@ static void attn_worker(void *arg, int ith, int nth) {
     }
 }
 
-static void attention_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+// Attention of n tokens; returns the rows that go on: all n, or in the last
+// layer only the one whose logits are wanted (llama.cpp drops the others
+// there, which also decides its kernels' row counts).
+static int attention_block(struct flm_context *c, const struct flm_layer *l, int il, int n, bool all_logits) {
     const struct flm_hparams *hp = &c->model->hp;
     const int E = hp->n_embd, qd = hp->n_head * hp->head_dim;
     const int kd = hp->n_head_kv * hp->head_dim, vd = hp->n_head_kv * hp->head_dim_v;
@@ -109,12 +113,18 @@ static void attention_block(struct flm_context *c, const struct flm_layer *l, in
     trace(c, "kqv_out", il, c->att, (size_t)n * hp->n_head * hp->head_dim_v);
     flm_matmul(c->pool, &l->wo, c->att, n, c->xb2, c->qscratch);
     trace(c, "attn_out", il, c->xb2, (size_t)n * E);
+    if (il == hp->n_layer - 1 && !all_logits && n > 1) {
+        memmove(c->xb2, c->xb2 + (size_t)(n - 1) * E, sizeof(float) * E);
+        memmove(c->x, c->x + (size_t)(n - 1) * E, sizeof(float) * E);
+        n = 1;
+    }
     if (l->post_attn_norm) {
         norm_rows(c->xb2, c->xb2, l->post_attn_norm, n, E, hp->rms_eps);
         trace(c, "attn_post_norm", il, c->xb2, (size_t)n * E);
     }
     flm_add(c->x, c->xb2, (int64_t)n * E);
     trace(c, "ffn_inp", il, c->x, (size_t)n * E);
+    return n;
 }
 
 // ---------------------------------------------------------------- FFN
@@ -159,14 +169,13 @@ void flm_forward(struct flm_context *c, const int32_t *tokens, int n, bool all_l
         if (hp->embd_scale != 1.0f) flm_scale(xt, hp->embd_scale, E);
     }
     trace(c, "inp_embd", -1, c->x, (size_t)n * E);
+    int rows = n;
     for (int il = 0; il < hp->n_layer; il++) {
-        attention_block(c, &m->layers[il], il, n);
-        ffn_block(c, &m->layers[il], il, n);
+        rows = attention_block(c, &m->layers[il], il, rows, all_logits);
+        ffn_block(c, &m->layers[il], il, rows);
     }
-    // Only the rows whose logits are wanted go through the LM head.
-    const int first = all_logits ? 0 : n - 1;
-    const int rows = n - first;
-    norm_rows(c->xb, c->x + (size_t)first * E, m->output_norm, rows, E, hp->rms_eps);
+    // Only the rows whose logits are wanted are left for the LM head.
+    norm_rows(c->xb, c->x, m->output_norm, rows, E, hp->rms_eps);
     trace(c, "result_norm", -1, c->xb, (size_t)rows * E);
     flm_matmul(c->pool, &m->output, c->xb, rows, c->logits, c->qscratch);
     trace(c, "result_output", -1, c->logits, (size_t)rows * hp->n_vocab);

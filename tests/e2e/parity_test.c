@@ -16,9 +16,9 @@
 #include <string.h>
 
 // Worst |ours - llama.cpp| / max|logit| allowed at any position: 1e-2 is
-// the requirement; the engine reproduces llama.cpp's rounding steps, so on
-// SmolLM2 the logits are bit-identical (the fixture's 6 printed digits leave
-// about 3e-6).
+// the requirement; the engine reproduces llama.cpp's rounding steps, so the
+// logits are bit-identical on both models (the fixture's 6 printed digits
+// leave about 3e-6).
 #define LOGIT_TOL 1e-2
 
 struct run {
@@ -141,10 +141,7 @@ static void run_model(const char *file, const char *tag, double tol, bool greedy
 }
 
 static void test_smollm2(void **state) { run_model("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2", LOGIT_TOL, true); }
-// Gemma 3: llama.cpp multiplies its Q4_K weights with repacked kernels whose
-// order of float operations is not reproduced yet (open work in the engine
-// issue), so its logits are only held to 0.1 for now.
-static void test_gemma3(void **state) { run_model("gemma-3-270m-q4_k_m.gguf", "gemma3", 0.1, false); }
+static void test_gemma3(void **state) { run_model("gemma-3-270m-q4_k_m.gguf", "gemma3", LOGIT_TOL, true); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
