@@ -2,11 +2,11 @@
 # install_deps.sh - the Debian packages flashlm builds and tests with.
 #
 # Usage: scripts/install_deps.sh [--test]
-#   (no flag)  what building and running needs: a C compiler, CMake, PCRE2
+#   (no flag)  what building and running needs: a C compiler and CMake
 #   --test     also what the tests need: cmocka, clang (libFuzzer), the
 #              aarch64 cross compiler and qemu-user for the ARM kernel tests
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libpcre2-dev python3-pip unzip ca-certificates)
+pkgs=(build-essential cmake pkg-config python3-pip unzip ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
     pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
 fi

@@ -71,6 +71,7 @@ static void test_all_types(void **state) {
         check_type(types[i], blk, 1, 1, p1, p3);
         check_type(types[i], blk * 3, 7, 2, p1, p3);
         check_type(types[i], blk * 2, 13, 5, p1, p3);
+        check_type(types[i], blk * 2, 16, 9, p1, p3);  // 8+ rows: K-quants take the batched order
     }
     flm_pool_free(p1);
     flm_pool_free(p3);
