@@ -1,22 +1,31 @@
-// threads.c - the worker pool: workers wait on a generation counter, run the
-// current function, and the last to finish wakes the caller.
+// threads.c - the worker pool.
+//
+// A run publishes (fn, arg) and bumps a generation counter; workers spin on
+// the counter for a short while (a decode step issues hundreds of runs, each
+// a few microseconds apart) and only then sleep on a condition variable, so
+// a busy model pays no system call per run and an idle pool burns no CPU.
+// The caller works as thread 0 and waits, spinning, for the others.
 #include "core/threads.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#define SPIN_ROUNDS 20000  // polls before a worker sleeps (~50-100 us)
 
 struct flm_pool {
     int             n;
     pthread_t      *tids;
-    pthread_mutex_t mu;
-    pthread_cond_t  start;
-    pthread_cond_t  done;
-    unsigned long   gen;      // bumped for each flm_pool_run
-    int             pending;  // workers still running the current generation
-    int             quit;
     flm_pool_fn     fn;
     void           *arg;
+    atomic_uint     gen;      // bumped for each flm_pool_run
+    atomic_int      pending;  // workers still running the current generation
+    atomic_int      sleepers; // workers blocked on start
+    atomic_int      quit;
+    pthread_mutex_t mu;
+    pthread_cond_t  start;
 };
 
 struct worker_arg {
@@ -24,28 +33,40 @@ struct worker_arg {
     int              ith;
 };
 
+static inline void cpu_relax(int i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if ((i & 1023) == 1023) sched_yield();
+}
+
+// Waits until gen differs from seen (or quit); returns the new generation.
+static unsigned wait_gen(struct flm_pool *pool, unsigned seen) {
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        unsigned g = atomic_load_explicit(&pool->gen, memory_order_acquire);
+        if (g != seen || atomic_load(&pool->quit)) return g;
+        cpu_relax(i);
+    }
+    pthread_mutex_lock(&pool->mu);
+    atomic_fetch_add(&pool->sleepers, 1);
+    unsigned g;
+    while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) == seen && !atomic_load(&pool->quit))
+        pthread_cond_wait(&pool->start, &pool->mu);
+    atomic_fetch_sub(&pool->sleepers, 1);
+    pthread_mutex_unlock(&pool->mu);
+    return g;
+}
+
 static void *worker_main(void *p) {
     struct worker_arg wa = *(struct worker_arg *)p;
     free(p);
     struct flm_pool *pool = wa.pool;
-    unsigned long seen = 0;
+    unsigned seen = 0;
     for (;;) {
-        pthread_mutex_lock(&pool->mu);
-        while (pool->gen == seen && !pool->quit) pthread_cond_wait(&pool->start, &pool->mu);
-        if (pool->quit) {
-            pthread_mutex_unlock(&pool->mu);
-            return NULL;
-        }
-        seen = pool->gen;
-        flm_pool_fn fn = pool->fn;
-        void *arg = pool->arg;
-        pthread_mutex_unlock(&pool->mu);
-
-        fn(arg, wa.ith, pool->n);
-
-        pthread_mutex_lock(&pool->mu);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
-        pthread_mutex_unlock(&pool->mu);
+        seen = wait_gen(pool, seen);
+        if (atomic_load(&pool->quit)) return NULL;
+        pool->fn(pool->arg, wa.ith, pool->n);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
     }
 }
 
@@ -66,7 +87,6 @@ flm_status flm_pool_init(struct flm_pool **out, int n_threads, struct flm_err *e
     }
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->start, NULL);
-    pthread_cond_init(&pool->done, NULL);
     for (int i = 1; i < n_threads; i++) {
         struct worker_arg *wa = malloc(sizeof *wa);
         if (wa) *wa = (struct worker_arg){pool, i};
@@ -84,13 +104,12 @@ flm_status flm_pool_init(struct flm_pool **out, int n_threads, struct flm_err *e
 void flm_pool_free(struct flm_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->mu);
-    pool->quit = 1;
+    atomic_store(&pool->quit, 1);
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->mu);
     for (int i = 1; i < pool->n; i++) pthread_join(pool->tids[i], NULL);
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->start);
-    pthread_cond_destroy(&pool->done);
     free(pool->tids);
     free(pool);
 }
@@ -102,17 +121,15 @@ void flm_pool_run(struct flm_pool *pool, flm_pool_fn fn, void *arg) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&pool->mu);
     pool->fn = fn;
     pool->arg = arg;
-    pool->pending = pool->n - 1;
-    pool->gen++;
-    pthread_cond_broadcast(&pool->start);
-    pthread_mutex_unlock(&pool->mu);
-
+    atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
+    atomic_fetch_add(&pool->gen, 1);  // seq_cst: ordered before the sleepers check below
+    if (atomic_load(&pool->sleepers) > 0) {  // wake the ones that went to sleep
+        pthread_mutex_lock(&pool->mu);
+        pthread_cond_broadcast(&pool->start);
+        pthread_mutex_unlock(&pool->mu);
+    }
     fn(arg, 0, pool->n);
-
-    pthread_mutex_lock(&pool->mu);
-    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mu);
-    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) cpu_relax(i);
 }
