@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 
 #include "core/fp16.h"
+#include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
 #include <math.h>
@@ -57,7 +58,7 @@ static float dot_qk(const uint16_t *q, const uint16_t *k, int n, bool four) {
 
 // ---------------------------------------------------------------- one head
 
-void flm_attention_head(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out) {
+void flm_attention_head_ref(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out) {
     for (int d = 0; d < a->head_dim; d++) qh[d] = flm_f32_to_f16(a->q[d]);
     float max = -INFINITY;
     for (int j = a->j0; j <= a->j1; j++) {
@@ -85,4 +86,8 @@ void flm_attention_head(const struct flm_attn_args *a, float *scores, uint16_t *
         for (int j = a->j0; j <= a->j1; j++) lanes_fma(&l, j, scores[j], flm_f16_to_f32(a->v[(size_t)j * a->v_stride + d]));
         out[d] = lanes_sum(&l);
     }
+}
+
+void flm_attention_head(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out) {
+    flm_kernel_attention()(a, scores, qh, out);
 }

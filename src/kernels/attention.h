@@ -25,7 +25,14 @@ struct flm_attn_args {
     bool            single;    // the pass evaluates one token (decides the q.k sum order)
 };
 
-// scores: scratch of j1 + 1 floats; qh: scratch of head_dim halves.
+// scores: scratch of j1 + 1 floats; qh: scratch of head_dim halves. Runs
+// the variant kernels/dispatch.c chose; every variant gives the same bits.
 void flm_attention_head(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
+
+typedef void (*flm_attention_fn)(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
+void flm_attention_head_ref(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
+#if defined(__x86_64__)
+void flm_attention_head_avx512(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
+#endif
 
 #endif

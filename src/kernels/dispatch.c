@@ -4,7 +4,11 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "kernels/kq_batch.h"
+#include "kernels/q4_K_tiled.h"
+
 #if defined(__x86_64__)
+#include "kernels/kq_orders_x86.h"
 #include "kernels/x86/vecdot_x86.h"
 #endif
 
@@ -97,4 +101,32 @@ flm_vec_dot_fn flm_kernel_vec_dot_isa(enum flm_type t, enum flm_isa isa) {
     const struct kernel_set *set = isa_set(isa);
     if (!set || !flm_cpu_has_isa(isa)) return NULL;
     return set[t].vec_dot;
+}
+
+// ---------------------------------------------------------------- attention
+
+flm_attention_fn flm_kernel_attention(void) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX512) return flm_attention_head_avx512;
+#endif
+    return flm_attention_head_ref;
+}
+
+// ---------------------------------------------------------------- llama.cpp-order K-quant dots
+
+flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX2) return group4 ? flm_q4_K_dot_group4_avx2 : flm_q4_K_dot_single_avx2;
+#endif
+    return group4 ? flm_q4_K_dot_group4_ref : flm_q4_K_dot_single_ref;
+}
+
+flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX2) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_avx2;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_avx2;
+    }
+#endif
+    return flm_kq_batch_dot(t);
 }

@@ -26,4 +26,17 @@ flm_vec_dot_fn flm_kernel_vec_dot_isa(enum flm_type t, enum flm_isa isa);
 // the oracle, and for types without a dot product).
 enum flm_isa flm_kernel_vec_dot_isa_of(enum flm_type t);
 
+// The attention kernel (kernels/attention.h): the AVX-512 variant where the
+// CPU has it and FLM_SCALAR is not set, else the scalar reference.
+#include "kernels/attention.h"
+
+#include <stdbool.h>
+flm_attention_fn flm_kernel_attention(void);
+
+// The llama.cpp-order Q4_K dots (kernels/q4_K_tiled.h) and batched K-quant
+// dots (kernels/kq_batch.h; NULL for types without one), SIMD where the CPU
+// has it: the same bits as the references.
+flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4);
+flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t);
+
 #endif

@@ -3,7 +3,6 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/kq_batch.h"
-#include "kernels/q4_K_tiled.h"
 #include "quant/quant.h"
 
 #include <string.h>
@@ -48,11 +47,11 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
     struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
     if (w->order == FLM_ORDER_Q4_K_TILED) {
-        job.vec_dot = flm_q4_K_dot_single_ref;
-        job.vec_dot4 = flm_q4_K_dot_group4_ref;
+        job.vec_dot = flm_kernel_q4_K_tiled(false);
+        job.vec_dot4 = flm_kernel_q4_K_tiled(true);
         job.n4 = n - n % 4;
-    } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kq_batch_dot(w->type)) {
-        job.vec_dot = flm_kq_batch_dot(w->type);
+    } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
+        job.vec_dot = flm_kernel_kq_batch(w->type);
     }
     if (tr->vec_dot_type == FLM_TYPE_F32) {
         job.xq = (const char *)x;

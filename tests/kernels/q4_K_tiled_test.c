@@ -1,9 +1,12 @@
-// q4_K_tiled_test.c - the Q4_K dots in llama.cpp's repacked-kernel orders
+// q4_K_tiled_test.c - the K-quant dots in llama.cpp's repacked and batched
+// kernel orders (scalar references and their SIMD variants, bit for bit)
 // compute the same product as the scalar oracle (to float rounding), on
 // awkward superblock counts; their exact bits are checked end to end against
 // llama.cpp on Gemma 3 (tests/e2e/parity_test.c).
 #include "test_util.h"
 
+#include "kernels/dispatch.h"
+#include "kernels/kq_batch.h"
 #include "kernels/q4_K_tiled.h"
 #include "quant/quant.h"
 
@@ -35,6 +38,32 @@ static void check(int nb, uint64_t seed) {
     assert_true(fabs(s4 - ref) <= 1e-5 * mag + 1e-6);
     assert_true(fabs(s1 - ref) <= 1e-5 * mag + 1e-6);
     assert_true(fabs(s4 - so) <= 1e-5 * mag + 1e-6);
+    // the dispatched (SIMD) variants carry exactly the references' bits
+    float v4, v1, vb, rb;
+    flm_kernel_q4_K_tiled(true)(k, &v4, wq, aq);
+    flm_kernel_q4_K_tiled(false)(k, &v1, wq, aq);
+    flm_kernel_kq_batch(FLM_TYPE_Q4_K)(k, &vb, wq, aq);
+    flm_q4_K_dot_batch_ref(k, &rb, wq, aq);
+    assert_memory_equal(&v4, &s4, sizeof v4);
+    assert_memory_equal(&v1, &s1, sizeof v1);
+    assert_memory_equal(&vb, &rb, sizeof vb);
+    assert_true(fabs(rb - ref) <= 1e-5 * mag + 1e-6);
+    // Q6_K in the batched order
+    void *w6 = malloc(flm_type_row_size(FLM_TYPE_Q6_K, k));
+    float *w6d = malloc(sizeof(float) * (size_t)k);
+    flm_quant_traits(FLM_TYPE_Q6_K)->from_float(w, w6, k);
+    flm_quant_traits(FLM_TYPE_Q6_K)->to_float(w6, w6d, k);
+    double ref6 = 0, mag6 = 0;
+    for (int64_t i = 0; i < k; i++) {
+        ref6 += (double)w6d[i] * ad[i];
+        mag6 += fabs((double)w6d[i] * ad[i]);
+    }
+    float r6, v6;
+    flm_q6_K_dot_batch_ref(k, &r6, w6, aq);
+    flm_kernel_kq_batch(FLM_TYPE_Q6_K)(k, &v6, w6, aq);
+    assert_memory_equal(&v6, &r6, sizeof v6);
+    assert_true(fabs(r6 - ref6) <= 1e-5 * mag6 + 1e-6);
+    free(w6), free(w6d);
     free(w), free(a), free(wd), free(ad), free(wq), free(aq);
 }
 
