@@ -84,6 +84,7 @@ struct flm_model_info {
     int32_t     n_head_kv;
     int64_t     n_params;
     uint64_t    weight_bytes;  // bytes of all tensors
+    uint64_t    token_bytes;   // weight bytes one generated token reads (all but unused embedding rows)
     uint64_t    file_size;
 };
 void flm_model_get_info(const struct flm_model *model, struct flm_model_info *out);

@@ -21,6 +21,8 @@ struct opts {
     int32_t     n_batch;
     bool        no_mmap;
     bool        show_tensors;
+    bool        json;
+    int32_t     bench_p, bench_n, bench_reps;
     struct flm_sampler_params sp;
 };
 
@@ -41,5 +43,6 @@ char *cli_read_file(const char *path, size_t *len);
 
 int cmd_chat(const struct opts *o);
 int cmd_inspect(const struct opts *o);
+int cmd_bench(const struct opts *o);
 
 #endif

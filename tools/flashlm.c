@@ -24,6 +24,7 @@ static const char *usage_main =
     "  chat        interactive multi-turn chat with the model's chat template\n"
     "  perplexity  perplexity of a text file\n"
     "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
+    "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
     "\n"
     "Run 'flashlm <command> --help' for the options of a command.\n";
 
@@ -61,6 +62,14 @@ static void print_usage(const char *cmd) {
         printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS]\n\nPerplexity measured like "
                "llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of each scored.\n\n%s",
                usage_common);
+    } else if (!strcmp(cmd, "bench")) {
+        printf("usage: flashlm bench -m FILE [-t THREADS] [-p 128] [-n 64] [-r 5] [--json]\n\nFor each repetition "
+               "a fresh context evaluates -p prompt tokens in one pass, then\ngenerates -n tokens one at a time; "
+               "prints the median and range of tokens/s,\nthe peak resident memory and the weight bandwidth of "
+               "generation.\n\n  -p, --n-prompt N        prompt tokens (default 128)\n  -n, --n-gen N           "
+               "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
+               "      one JSON object on stdout\n%s",
+               usage_common);
     } else if (!strcmp(cmd, "inspect")) {
         printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
                "the model needs.\n\n      --tensors           list every tensor\n");
@@ -94,6 +103,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return -1;
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
         if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
+        if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
         if (!v) {
             fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
@@ -103,6 +113,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(cmd, "bench") && (!strcmp(a, "-p") || !strcmp(a, "--n-prompt"))) ok = parse_int(v, &o->bench_p, 0, 1 << 16);
+        else if (!strcmp(cmd, "bench") && (!strcmp(a, "-n") || !strcmp(a, "--n-gen"))) ok = parse_int(v, &o->bench_n, 0, 1 << 16);
+        else if (!strcmp(cmd, "bench") && (!strcmp(a, "-r") || !strcmp(a, "--reps"))) ok = parse_int(v, &o->bench_reps, 1, 1000);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, &o->n_predict, -1, 1 << 30);
         else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) ok = parse_int(v, &o->n_ctx, 1, 1 << 24);
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, &o->n_threads, 1, 256);
@@ -296,14 +309,14 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect"};
+    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
         fprintf(stderr, "flashlm: unknown command '%s'\n\n%s", cmd, usage_main);
         return EXIT_USAGE;
     }
-    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default()};
+    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5};
     int r = parse_opts(cmd, argc - 2, argv + 2, &o);
     if (r == -1) {
         print_usage(cmd);
@@ -317,5 +330,6 @@ int main(int argc, char **argv) {
     if (o.n_predict == -2) o.n_predict = -1;
     if (!strcmp(cmd, "chat")) return cmd_chat(&o);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
+    if (!strcmp(cmd, "bench")) return cmd_bench(&o);
     return cmd_inspect(&o);
 }

@@ -146,6 +146,10 @@ static void count_weights(struct flm_model *m) {
         m->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         m->weight_bytes += t->nbytes;
     }
+    // a token reads every tensor but the embedding table, of which it reads
+    // one row, unless the table is also the LM head
+    const size_t embd = (size_t)m->tok_embd.n_rows * m->tok_embd.row_bytes;
+    m->token_bytes = m->weight_bytes - (m->output.data == m->tok_embd.data ? 0 : embd - m->tok_embd.row_bytes);
 }
 
 flm_status flm_model_open(struct flm_model **out, const char *path, const struct flm_model_params *params,
@@ -186,6 +190,7 @@ void flm_model_get_info(const struct flm_model *m, struct flm_model_info *o) {
         .arch = m->arch->name, .name = m->name, .n_vocab = m->hp.n_vocab, .n_ctx_train = m->hp.n_ctx_train,
         .n_embd = m->hp.n_embd, .n_layer = m->hp.n_layer, .n_head = m->hp.n_head, .n_head_kv = m->hp.n_head_kv,
         .n_params = m->n_params, .weight_bytes = m->weight_bytes, .file_size = flm_gguf_file_size(m->gguf),
+        .token_bytes = m->token_bytes,
     };
 }
 

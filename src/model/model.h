@@ -94,6 +94,7 @@ struct flm_model {
     char                    *chat_template; // NUL-terminated copy or NULL
     int64_t                  n_params;
     uint64_t                 weight_bytes;
+    uint64_t                 token_bytes;  // weights read per generated token
 };
 
 const struct flm_arch *flm_arch_find(const char *name, size_t len);

@@ -1,0 +1,91 @@
+// cli_bench.c - `flashlm bench`: prompt processing and generation speed, like
+// llama-bench: for each repetition, a fresh context evaluates p prompt tokens
+// in one pass, then generates n tokens one at a time (greedy, no stop). It
+// reports the median and the spread (min..max) of tokens/s, the peak resident
+// memory of the process, and the effective bandwidth of generation (weight
+// bytes one token reads / time per token).
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+struct stat3 {
+    double median, min, max;
+};
+
+static struct stat3 summarize(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return (struct stat3){n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1]};
+}
+
+// One repetition: returns 0 and the two rates, or 1 after printing the error.
+static int bench_once(struct engine *e, const struct opts *o, const int32_t *prompt, double *pp, double *tg) {
+    struct flm_err err = {0};
+    if (flm_context_truncate(e->ctx, 0, &err)) goto fail;
+    double t0 = cli_now();
+    if (o->bench_p > 0 && flm_eval(e->ctx, prompt, o->bench_p, false, &err)) goto fail;
+    double t1 = cli_now();
+    int32_t tok = flm_token_bos(e->model) >= 0 ? flm_token_bos(e->model) : 1;
+    for (int i = 0; i < o->bench_n; i++) {
+        if (flm_eval(e->ctx, &tok, 1, false, &err)) goto fail;
+        tok = flm_sampler_sample(e->smp, flm_get_logits(e->ctx, -1));
+    }
+    double t2 = cli_now();
+    *pp = o->bench_p > 0 ? o->bench_p / (t1 - t0) : 0;
+    *tg = o->bench_n > 0 ? o->bench_n / (t2 - t1) : 0;
+    return 0;
+fail:
+    fprintf(stderr, "flashlm bench: %s\n", err.msg);
+    return 1;
+}
+
+int cmd_bench(const struct opts *o) {
+    struct opts oo = *o;
+    oo.sp.temperature = 0;
+    if (!oo.n_ctx) oo.n_ctx = oo.bench_p + oo.bench_n + 1;
+    if (!oo.n_batch) oo.n_batch = oo.bench_p > 0 ? oo.bench_p : 1;
+    struct engine e = {0};
+    if (cli_engine_open(&e, &oo, true)) return 1;
+    struct flm_model_info mi;
+    flm_model_get_info(e.model, &mi);
+    int32_t *prompt = malloc(sizeof(int32_t) * (size_t)(oo.bench_p > 0 ? oo.bench_p : 1));
+    double *pp = malloc(sizeof(double) * (size_t)oo.bench_reps), *tg = malloc(sizeof(double) * (size_t)oo.bench_reps);
+    int rc = !prompt || !pp || !tg;
+    for (int i = 0; i < oo.bench_p; i++) prompt[i] = (int32_t)(((uint32_t)i * 2654435761u) % (uint32_t)mi.n_vocab);
+    double warm_pp, warm_tg;  // one untimed run warms caches and page tables
+    if (!rc) rc = bench_once(&e, &oo, prompt, &warm_pp, &warm_tg);
+    for (int r = 0; !rc && r < oo.bench_reps; r++) rc = bench_once(&e, &oo, prompt, &pp[r], &tg[r]);
+    if (!rc) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        const struct stat3 p = summarize(pp, oo.bench_reps), g = summarize(tg, oo.bench_reps);
+        const double gbps = g.median * (double)mi.token_bytes / 1e9;
+        const int threads = oo.n_threads ? oo.n_threads : 0;
+        if (oo.json) {
+            printf("{\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"threads\": %d, \"reps\": %d,\n"
+                   " \"pp\": {\"tokens\": %d, \"tok_s_median\": %.2f, \"tok_s_min\": %.2f, \"tok_s_max\": %.2f},\n"
+                   " \"tg\": {\"tokens\": %d, \"tok_s_median\": %.2f, \"tok_s_min\": %.2f, \"tok_s_max\": %.2f},\n"
+                   " \"peak_rss_bytes\": %lld, \"token_bytes\": %llu, \"tg_bandwidth_gb_s\": %.2f}\n",
+                   oo.model, mi.arch, (unsigned long long)mi.file_size, threads, oo.bench_reps, oo.bench_p, p.median,
+                   p.min, p.max, oo.bench_n, g.median, g.min, g.max, (long long)ru.ru_maxrss * 1024,
+                   (unsigned long long)mi.token_bytes, gbps);
+        } else {
+            printf("model %s (%s, %.1f MiB), threads %s, %d repetitions\n", oo.model, mi.arch, mi.file_size / 1048576.0,
+                   threads ? "set" : "all", oo.bench_reps);
+            printf("pp%-5d %9.2f tok/s  (min %.2f, max %.2f)\n", oo.bench_p, p.median, p.min, p.max);
+            printf("tg%-5d %9.2f tok/s  (min %.2f, max %.2f)  %.2f GB/s of weights\n", oo.bench_n, g.median, g.min,
+                   g.max, gbps);
+            printf("peak RSS %.1f MiB (model file %.1f MiB)\n", ru.ru_maxrss / 1024.0, mi.file_size / 1048576.0);
+        }
+    }
+    free(prompt), free(pp), free(tg);
+    cli_engine_free(&e);
+    return rc;
+}
