@@ -55,9 +55,13 @@ def main():
                 f = run_flashlm(a.flashlm, model, t, a.p, a.n, a.reps)
                 l = run_llama(a.llama_python, model, t, a.p, a.n, a.reps)
                 sysinfo = l["system_info"]
-                f_pp.append(f["pp"]["tok_s_median"]), f_tg.append(f["tg"]["tok_s_median"])
-                f_bw.append(f["tg_bandwidth_gb_s"]), f_rss.append(f["peak_rss_bytes"])
-                l_pp += l["pp"], l_tg += l["tg"], l_rss.append(l["peak_rss_bytes"])
+                f_pp.append(f["pp"]["tok_s_median"])
+                f_tg.append(f["tg"]["tok_s_median"])
+                f_bw.append(f["tg_bandwidth_gb_s"])
+                f_rss.append(f["peak_rss_bytes"])
+                l_pp += l["pp"]
+                l_tg += l["tg"]
+                l_rss.append(l["peak_rss_bytes"])
             m = statistics.median
             rows.append((os.path.basename(model), size, t, m(f_pp), m(l_pp), m(f_tg), m(l_tg), m(f_bw),
                          max(f_rss) / 2**20, max(l_rss) / 2**20))

@@ -8,6 +8,8 @@ import resource
 import sys
 import time
 
+import numpy as np
+
 import llama_cpp
 from llama_cpp import Llama
 
@@ -20,16 +22,26 @@ def main():
     prompt = [(i * 2654435761) % n_vocab for i in range(p)]
     tok0 = llm.token_bos() if llm.token_bos() >= 0 else 1
     pp, tg = [], []
+    ctx = llm.ctx
+    mem = llama_cpp.llama_get_memory(ctx)
+    parr = (llama_cpp.llama_token * max(p, 1))(*prompt)
+    one = (llama_cpp.llama_token * 1)()
+
+    def decode(arr, count):  # straight to llama_decode, as llama-bench does
+        if llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(arr, count)) != 0:
+            raise RuntimeError("llama_decode failed")
+
     for r in range(reps + 1):
-        llm.reset()
+        llama_cpp.llama_memory_clear(mem, True)
         t0 = time.perf_counter()
         if p:
-            llm.eval(prompt)
+            decode(parr, p)
         t1 = time.perf_counter()
-        tok = tok0
+        one[0] = tok0
         for _ in range(n):
-            llm.eval([tok])
-            tok = int(llm.scores[llm.n_tokens - 1].argmax())
+            decode(one, 1)
+            logits = llama_cpp.llama_get_logits_ith(ctx, -1)
+            one[0] = int(np.ctypeslib.as_array(logits, shape=(n_vocab,)).argmax())
         t2 = time.perf_counter()
         if r:  # the first run is a warm-up
             pp.append(p / (t1 - t0) if p else 0.0)
