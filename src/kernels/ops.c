@@ -1,6 +1,7 @@
 // ops.c - scalar element-wise and row operations.
 #include "kernels/ops.h"
 
+#include "core/cpu.h"
 #include "core/fp16.h"
 
 #include <math.h>
@@ -77,7 +78,7 @@ float flm_hsum16(const float *a) {
 
 // llama.cpp evaluates whole groups of 16 with the polynomial and the rest of
 // a row with the C library's expf.
-void flm_swiglu(float *y, const float *x, const float *g, int64_t n) {
+void flm_swiglu_ref(float *y, const float *x, const float *g, int64_t n) {
     const int64_t n16 = n - n % 16;
     for (int64_t i = 0; i < n16; i++) y[i] = x[i] / (1.0f + flm_expf_poly(0.0f - x[i])) * g[i];
     for (int64_t i = n16; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
@@ -101,4 +102,14 @@ void flm_add(float *y, const float *x, int64_t n) {
 
 void flm_scale(float *y, float s, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= s;
+}
+
+void flm_swiglu(float *y, const float *x, const float *g, int64_t n) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX512) {
+        flm_swiglu_avx512(y, x, g, n);
+        return;
+    }
+#endif
+    flm_swiglu_ref(y, x, g, n);
 }

@@ -24,7 +24,12 @@ void flm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float
 // y = gelu(x) * g (tanh approximation, through half precision like ggml).
 void flm_geglu(float *y, const float *x, const float *g, int64_t n);
 // y = silu(x) * g for one row of n, with exp as llama.cpp computes it.
+// Runs the fastest variant; all give the bits of flm_swiglu_ref.
 void flm_swiglu(float *y, const float *x, const float *g, int64_t n);
+void flm_swiglu_ref(float *y, const float *x, const float *g, int64_t n);
+#if defined(__x86_64__)
+void flm_swiglu_avx512(float *y, const float *x, const float *g, int64_t n);
+#endif
 
 // In place: x = softmax(x); returns nothing. n >= 1.
 void flm_softmax(float *x, int64_t n);

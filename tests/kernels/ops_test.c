@@ -79,6 +79,25 @@ static void test_geglu_swiglu(void **state) {
     }
 }
 
+// every swiglu variant carries the reference's bits, on random rows of
+// awkward lengths and on the exponential's edges (overflow, underflow, inf)
+static void test_swiglu_variants(void **state) {
+    (void)state;
+    static float x[1000], g[1000], y1[1000], y2[1000];
+    uint64_t seed = 5;
+    for (int i = 0; i < 1000; i++) {
+        x[i] = flm_test_randf(&seed) * (i % 7 == 0 ? 200.0f : 12.0f);
+        g[i] = flm_test_randf(&seed);
+    }
+    x[3] = INFINITY, x[5] = -INFINITY, x[17] = 89.0f, x[18] = -104.0f, x[19] = 0.0f, x[20] = -0.0f;
+    const int lens[] = {1, 15, 16, 17, 1000};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        flm_swiglu_ref(y1, x, g, lens[k]);
+        flm_swiglu(y2, x, g, lens[k]);
+        assert_memory_equal(y1, y2, sizeof(float) * (size_t)lens[k]);
+    }
+}
+
 static void test_softmax(void **state) {
     (void)state;
     float x[5] = {1000.0f, 999.0f, -1.0f, 1000.0f, -INFINITY};
@@ -98,6 +117,7 @@ int main(void) {
         cmocka_unit_test(test_rope),
         cmocka_unit_test(test_geglu_swiglu),
         cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_swiglu_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
