@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - the second command: installs what the tests need, fetches both
 # default models, and runs every test twice: in a Release build and in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build; then a short fuzz run
-# of the GGUF reader and the tokenizers (clang libFuzzer).
+# AddressSanitizer + UndefinedBehaviorSanitizer build; then a clang build
+# (warning-free with -Werror) and a short fuzz run of the GGUF reader and the
+# tokenizers (clang libFuzzer).
 #
 # Usage: scripts/test.sh [--quick]   (--quick: Release build only, no fuzzing)
 set -euo pipefail
@@ -22,6 +23,10 @@ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DFLM_SANITIZE=ON -DCMAKE_C_FLA
 cmake --build build-san -j"$jobs"
 (cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     FLM_SANITIZED=1 ctest --output-on-failure -j"$jobs")
+
+echo "== clang build (warnings are errors)"
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-clang -j"$jobs"
 
 echo "== fuzzing (libFuzzer, 20 s per target)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFLM_FUZZ=ON -DFLM_SANITIZE=ON -DFLM_TESTS=OFF \
