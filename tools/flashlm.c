@@ -109,11 +109,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
             fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
             return EXIT_USAGE;
         }
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        if (!strcmp(cmd, "bench") && (!strcmp(a, "-p") || !strcmp(a, "--n-prompt"))) ok = parse_int(v, &o->bench_p, 0, 1 << 16);
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
-        else if (!strcmp(cmd, "bench") && (!strcmp(a, "-p") || !strcmp(a, "--n-prompt"))) ok = parse_int(v, &o->bench_p, 0, 1 << 16);
         else if (!strcmp(cmd, "bench") && (!strcmp(a, "-n") || !strcmp(a, "--n-gen"))) ok = parse_int(v, &o->bench_n, 0, 1 << 16);
         else if (!strcmp(cmd, "bench") && (!strcmp(a, "-r") || !strcmp(a, "--reps"))) ok = parse_int(v, &o->bench_reps, 1, 1000);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, &o->n_predict, -1, 1 << 30);
