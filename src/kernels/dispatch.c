@@ -15,16 +15,20 @@
 // ---------------------------------------------------------------- what exists, per ISA
 
 struct kernel_set {
-    flm_vec_dot_fn vec_dot;
+    flm_vec_dot_fn  vec_dot;
+    flm_vec_dot4_fn vec_dot4;  // NULL where the ISA has no 4-row variant
 };
 
 #define X86_SET(isa)                                                       \
     {                                                                      \
         [FLM_TYPE_Q4_0] = {.vec_dot = flm_q4_0_vec_dot_##isa},             \
-        [FLM_TYPE_Q4_1] = {.vec_dot = flm_q4_1_vec_dot_##isa},             \
-        [FLM_TYPE_Q5_0] = {.vec_dot = flm_q5_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q4_1] = {.vec_dot = flm_q4_1_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q4_1_vec_dot4_##isa},           \
+        [FLM_TYPE_Q5_0] = {.vec_dot = flm_q5_0_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q5_0_vec_dot4_##isa},           \
         [FLM_TYPE_Q5_1] = {.vec_dot = flm_q5_1_vec_dot_##isa},             \
-        [FLM_TYPE_Q8_0] = {.vec_dot = flm_q8_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q8_0] = {.vec_dot = flm_q8_0_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q8_0_vec_dot4_##isa},           \
         [FLM_TYPE_Q2_K] = {.vec_dot = flm_q2_K_vec_dot_##isa},             \
         [FLM_TYPE_Q3_K] = {.vec_dot = flm_q3_K_vec_dot_##isa},             \
         [FLM_TYPE_Q4_K] = {.vec_dot = flm_q4_K_vec_dot_##isa},             \
@@ -51,8 +55,9 @@ static const struct kernel_set *isa_set(enum flm_isa isa) {
 // ---------------------------------------------------------------- the chosen table
 
 struct chosen {
-    flm_vec_dot_fn vec_dot;
-    enum flm_isa   isa;
+    flm_vec_dot_fn  vec_dot;
+    flm_vec_dot4_fn vec_dot4;  // from the same ISA as vec_dot, or NULL
+    enum flm_isa    isa;
 };
 
 // Written once under pthread_once, read-only afterwards (like the CPU
@@ -65,12 +70,14 @@ static void fill_table(void) {
     for (int t = 0; t < FLM_TYPE_COUNT; ++t) {
         const struct flm_type_traits *tr = flm_quant_traits((enum flm_type)t);
         table[t].vec_dot = tr ? tr->vec_dot : NULL;
+        table[t].vec_dot4 = NULL;
         table[t].isa = FLM_ISA_SCALAR;
         if (!table[t].vec_dot) continue;
         for (int isa = FLM_ISA_SCALAR + 1; isa <= (int)best; ++isa) {
             const struct kernel_set *set = isa_set((enum flm_isa)isa);
             if (set && set[t].vec_dot) {
                 table[t].vec_dot = set[t].vec_dot;
+                table[t].vec_dot4 = set[t].vec_dot4;
                 table[t].isa = (enum flm_isa)isa;
             }
         }
@@ -86,6 +93,18 @@ static const struct chosen *entry(enum flm_type t) {
 flm_vec_dot_fn flm_kernel_vec_dot(enum flm_type t) {
     const struct chosen *e = entry(t);
     return e ? e->vec_dot : NULL;
+}
+
+flm_vec_dot4_fn flm_kernel_vec_dot4(enum flm_type t) {
+    const struct chosen *e = entry(t);
+    return e ? e->vec_dot4 : NULL;
+}
+
+flm_vec_dot4_fn flm_kernel_vec_dot4_isa(enum flm_type t, enum flm_isa isa) {
+    if ((unsigned)t >= FLM_TYPE_COUNT || isa == FLM_ISA_SCALAR) return NULL;
+    const struct kernel_set *set = isa_set(isa);
+    if (!set || !flm_cpu_has_isa(isa)) return NULL;
+    return set[t].vec_dot4;
 }
 
 enum flm_isa flm_kernel_vec_dot_isa_of(enum flm_type t) {

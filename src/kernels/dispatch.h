@@ -12,6 +12,9 @@
 #include "core/types.h"
 #include "quant/quant.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 // The dot product of a weight row of type t with an activation row of its
 // vec_dot_type (see quant.h), as the engine should call it. NULL when t has
 // no dot product (activation-only or unknown types).
@@ -25,6 +28,20 @@ flm_vec_dot_fn flm_kernel_vec_dot_isa(enum flm_type t, enum flm_isa isa);
 // The ISA of the variant flm_kernel_vec_dot(t) returns (FLM_ISA_SCALAR for
 // the oracle, and for types without a dot product).
 enum flm_isa flm_kernel_vec_dot_isa_of(enum flm_type t);
+
+// One weight row x against four activation rows at y + k * y_stride (k < 4):
+// s[k] = the dot of x with row k, each bit-identical to what the 1-row
+// kernel flm_kernel_vec_dot(t) gives for that row; only the weight's loading
+// is shared. y_stride is in bytes.
+typedef void (*flm_vec_dot4_fn)(int64_t n, float *s, const void *x, const void *y, size_t y_stride);
+
+// The 4-row variant of flm_kernel_vec_dot(t), from the same ISA as it; NULL
+// when that ISA has none for t (always NULL for the scalar oracle).
+flm_vec_dot4_fn flm_kernel_vec_dot4(enum flm_type t);
+
+// The 4-row variant written for one ISA, for tests: NULL when there is none
+// for t or this CPU cannot run it. Ignores FLM_SCALAR.
+flm_vec_dot4_fn flm_kernel_vec_dot4_isa(enum flm_type t, enum flm_isa isa);
 
 // The attention kernel (kernels/attention.h): the AVX-512 variant where the
 // CPU has it and FLM_SCALAR is not set, else the scalar reference.

@@ -1,4 +1,4 @@
-// matmul.c - quantize activations once, then one vec_dot per output.
+// matmul.c - quantize activations once, then one vec_dot per output (a 4-row kernel, same bits, where one exists).
 #include "kernels/matmul.h"
 
 #include "kernels/dispatch.h"
@@ -19,6 +19,7 @@ struct matmul_job {
     flm_vec_dot_fn                vec_dot;   // dispatched: best variant for this CPU
     flm_vec_dot_fn                vec_dot4;  // for activation rows below n4
     int                           n4;        // rows in groups of four (tiled orders)
+    flm_vec_dot4_fn               rows4;     // FLM_ORDER_ROW: 4 activation rows per call, or NULL
     const char                   *xq;        // activations in vec_dot_type
     size_t                        xq_stride;
     int                           n;
@@ -34,7 +35,15 @@ static void matmul_worker(void *arg, int ith, int nth) {
     flm_split((long)w->n_rows, ith, nth, &lo, &hi);
     for (long r = lo; r < hi; r++) {
         const char *wr = (const char *)w->data + (size_t)r * w->row_bytes;
-        for (int i = 0; i < job->n; i++) {
+        int i = 0;
+        if (job->rows4) {  // the same bits as vec_dot per row, the weight row read once per 4
+            for (; i + 4 <= job->n; i += 4) {
+                float s4[4];
+                job->rows4(w->n_cols, s4, wr, job->xq + (size_t)i * job->xq_stride, job->xq_stride);
+                for (int k = 0; k < 4; k++) job->y[(size_t)(i + k) * (size_t)w->n_rows + (size_t)r] = s4[k];
+            }
+        }
+        for (; i < job->n; i++) {
             float s;
             (i < job->n4 ? job->vec_dot4 : job->vec_dot)(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
             job->y[(size_t)i * (size_t)w->n_rows + (size_t)r] = s;
@@ -52,6 +61,8 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
         job.n4 = n - n % 4;
     } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
         job.vec_dot = flm_kernel_kq_batch(w->type);
+    } else if (w->order == FLM_ORDER_ROW && n >= 4) {
+        job.rows4 = flm_kernel_vec_dot4(w->type);  // pairs with job.vec_dot (same ISA)
     }
     if (tr->vec_dot_type == FLM_TYPE_F32) {
         job.xq = (const char *)x;

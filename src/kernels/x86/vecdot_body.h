@@ -337,3 +337,85 @@ void VD(flm_q6_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     }
     *s = hsum8(acc);
 }
+
+// ---------------------------------------------------------------- one weight row, four activation rows
+//
+// flm_<t>_vec_dot4: s[k] = dot(x, y + k * y_stride) for k < 4, each the same
+// float as flm_<t>_vec_dot gives for that activation row: per row the same
+// lane values, the same FMAs in the same block order, the same hsum8 (and for
+// Q4_1 the same summs chain). Only the weight block's loads and unpacking are
+// shared; the four accumulators are independent, written out (not as an array
+// loop) so that they stay in registers at -O2.
+
+#define VD4_ROWS(T, vy, y_stride)                                                         \
+    const T *y0 = (const T *)(vy);                                                        \
+    const T *y1 = (const T *)((const char *)(vy) + (y_stride));                           \
+    const T *y2 = (const T *)((const char *)(vy) + 2 * (y_stride));                       \
+    const T *y3 = (const T *)((const char *)(vy) + 3 * (y_stride))
+
+void VD(flm_q8_0_vec_dot4)(int64_t n, float *s, const void *vx, const void *vy, size_t y_stride) {
+    FLM_ASSERT(n % FLM_QK8_0 == 0);
+    const struct flm_block_q8_0 *x = vx;
+    VD4_ROWS(struct flm_block_q8_0, vy, y_stride);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int64_t i = 0; i < n / FLM_QK8_0; ++i) {
+        const float dx = f16(x[i].d);
+        const __m256i qx = load32(x[i].qs);
+        const __m256i ax = _mm256_sign_epi8(qx, qx);  // dot_s8s8, the x half once
+        acc0 = fma_block(dx * f16(y0[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y0[i].qs), qx)), acc0);
+        acc1 = fma_block(dx * f16(y1[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y1[i].qs), qx)), acc1);
+        acc2 = fma_block(dx * f16(y2[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y2[i].qs), qx)), acc2);
+        acc3 = fma_block(dx * f16(y3[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y3[i].qs), qx)), acc3);
+    }
+    s[0] = hsum8(acc0);
+    s[1] = hsum8(acc1);
+    s[2] = hsum8(acc2);
+    s[3] = hsum8(acc3);
+}
+
+void VD(flm_q4_1_vec_dot4)(int64_t n, float *s, const void *vx, const void *vy, size_t y_stride) {
+    FLM_ASSERT(n % FLM_QK4_1 == 0);
+    const struct flm_block_q4_1 *x = vx;
+    VD4_ROWS(struct flm_block_q8_1, vy, y_stride);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    float summs0 = 0, summs1 = 0, summs2 = 0, summs3 = 0;
+    for (int64_t i = 0; i < n / FLM_QK4_1; ++i) {
+        const float dx = f16(x[i].d), mx = f16(x[i].m);
+        const __m256i qx = nibbles32(x[i].qs);
+        summs0 = fma1(mx, f16(y0[i].s), summs0);
+        summs1 = fma1(mx, f16(y1[i].s), summs1);
+        summs2 = fma1(mx, f16(y2[i].s), summs2);
+        summs3 = fma1(mx, f16(y3[i].s), summs3);
+        acc0 = fma_block(dx * f16(y0[i].d), dot_u8s8(qx, load32(y0[i].qs)), acc0);
+        acc1 = fma_block(dx * f16(y1[i].d), dot_u8s8(qx, load32(y1[i].qs)), acc1);
+        acc2 = fma_block(dx * f16(y2[i].d), dot_u8s8(qx, load32(y2[i].qs)), acc2);
+        acc3 = fma_block(dx * f16(y3[i].d), dot_u8s8(qx, load32(y3[i].qs)), acc3);
+    }
+    s[0] = hsum8(acc0) + summs0;
+    s[1] = hsum8(acc1) + summs1;
+    s[2] = hsum8(acc2) + summs2;
+    s[3] = hsum8(acc3) + summs3;
+}
+
+void VD(flm_q5_0_vec_dot4)(int64_t n, float *s, const void *vx, const void *vy, size_t y_stride) {
+    FLM_ASSERT(n % FLM_QK5_0 == 0);
+    const struct flm_block_q5_0 *x = vx;
+    VD4_ROWS(struct flm_block_q8_0, vy, y_stride);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    for (int64_t i = 0; i < n / FLM_QK5_0; ++i) {
+        const float dx = f16(x[i].d);
+        const __m256i neg = _mm256_andnot_si256(bits32(x[i].qh), _mm256_set1_epi8((char)0xF0));
+        const __m256i qx = _mm256_or_si256(nibbles32(x[i].qs), neg);  // q - 16, as in the 1-row kernel
+        const __m256i ax = _mm256_sign_epi8(qx, qx);
+        acc0 = fma_block(dx * f16(y0[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y0[i].qs), qx)), acc0);
+        acc1 = fma_block(dx * f16(y1[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y1[i].qs), qx)), acc1);
+        acc2 = fma_block(dx * f16(y2[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y2[i].qs), qx)), acc2);
+        acc3 = fma_block(dx * f16(y3[i].d), dot_u8s8(ax, _mm256_sign_epi8(load32(y3[i].qs), qx)), acc3);
+    }
+    s[0] = hsum8(acc0);
+    s[1] = hsum8(acc1);
+    s[2] = hsum8(acc2);
+    s[3] = hsum8(acc3);
+}
+
+#undef VD4_ROWS

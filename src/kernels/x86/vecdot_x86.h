@@ -13,9 +13,16 @@
 // build does) and give bit-identical results. Only kernels/dispatch.c and the
 // tests call these; everything else goes through flm_kernel_vec_dot().
 // n must be a multiple of the block size; it is FLM_ASSERT'ed.
+//
+// The _vec_dot4 variants (flm_vec_dot4_fn, kernels/dispatch.h) take one
+// weight row and four activation rows at y + k * y_stride (k < 4) and write
+// the four dots to s[0..3]; each is bit-identical to the 1-row variant on
+// that activation row (same lanes, FMAs, order and hsum), only the weight
+// block's loading and unpacking are shared.
 #ifndef FLM_KERNELS_X86_VECDOT_X86_H
 #define FLM_KERNELS_X86_VECDOT_X86_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define FLM_VECDOT_X86_DECLARE(isa)                                                         \
@@ -28,7 +35,10 @@
     void flm_q3_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
     void flm_q4_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
     void flm_q5_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
-    void flm_q6_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);
+    void flm_q6_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
+    void flm_q4_1_vec_dot4_##isa(int64_t n, float *s, const void *x, const void *y, size_t y_stride); \
+    void flm_q8_0_vec_dot4_##isa(int64_t n, float *s, const void *x, const void *y, size_t y_stride); \
+    void flm_q5_0_vec_dot4_##isa(int64_t n, float *s, const void *x, const void *y, size_t y_stride);
 
 FLM_VECDOT_X86_DECLARE(avx2)
 FLM_VECDOT_X86_DECLARE(avx512)
