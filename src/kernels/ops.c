@@ -53,6 +53,18 @@ static float gelu_half(float x) {
     return flm_f16_to_f32(flm_f32_to_f16(gelu_f32(xh)));
 }
 
+void flm_gelu_table_fill(uint16_t *table) {
+    for (uint32_t i = 0; i < 65536; i++) table[i] = flm_f32_to_f16(gelu_f32(flm_f16_to_f32((uint16_t)i)));
+}
+
+void flm_geglu_table(float *y, const float *x, const float *g, int64_t n, const uint16_t *table) {
+    for (int64_t i = 0; i < n; i++) {
+        if (x[i] <= -10.0f) y[i] = 0.0f;
+        else if (x[i] >= 10.0f) y[i] = x[i] * g[i];
+        else y[i] = flm_f16_to_f32(table[flm_f32_to_f16(x[i])]) * g[i];
+    }
+}
+
 void flm_geglu(float *y, const float *x, const float *g, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] <= -10.0f ? 0.0f : gelu_half(x[i]) * g[i];
 }

@@ -23,6 +23,12 @@ void flm_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float
 
 // y = gelu(x) * g (tanh approximation, through half precision like ggml).
 void flm_geglu(float *y, const float *x, const float *g, int64_t n);
+
+// The same with a table of gelu for every half-precision input (65536
+// entries, filled by flm_gelu_table_fill): one lookup per element instead of
+// a tanh, the same bits (llama.cpp evaluates GELU from such a table too).
+void flm_gelu_table_fill(uint16_t *table);
+void flm_geglu_table(float *y, const float *x, const float *g, int64_t n, const uint16_t *table);
 // y = silu(x) * g for one row of n, with exp as llama.cpp computes it.
 // Runs the fastest variant; all give the bits of flm_swiglu_ref.
 void flm_swiglu(float *y, const float *x, const float *g, int64_t n);

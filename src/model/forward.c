@@ -140,7 +140,7 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
     trace(c, "ffn_gate", il, c->hb, (size_t)F);
     trace(c, "ffn_up", il, c->hb2, (size_t)F);
     if (hp->act == FLM_ACT_GELU)
-        flm_geglu(c->hb, c->hb, c->hb2, F);
+        flm_geglu_table(c->hb, c->hb, c->hb2, F, c->model->gelu_table);
     else
         for (int t = 0; t < n; t++) {
             const size_t o = (size_t)t * hp->n_ff;

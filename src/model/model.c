@@ -172,6 +172,14 @@ flm_status flm_model_open(struct flm_model **out, const char *path, const struct
         return st;
     }
     count_weights(m);
+    if (m->hp.act == FLM_ACT_GELU) {
+        m->gelu_table = malloc(65536 * sizeof *m->gelu_table);
+        if (!m->gelu_table) {
+            flm_model_free(m);
+            return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory for the GELU table");
+        }
+        flm_gelu_table_fill(m->gelu_table);
+    }
     *out = m;
     return FLM_OK;
 }
@@ -180,6 +188,7 @@ void flm_model_free(struct flm_model *m) {
     if (!m) return;
     flm_vocab_free(m->vocab);
     free(m->layers);
+    free(m->gelu_table);
     free(m->chat_template);
     flm_gguf_close(m->gguf);
     free(m);

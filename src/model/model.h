@@ -95,6 +95,7 @@ struct flm_model {
     int64_t                  n_params;
     uint64_t                 weight_bytes;
     uint64_t                 token_bytes;  // weights read per generated token
+    uint16_t                *gelu_table;   // [65536] GELU of every half value, for GELU models
 };
 
 const struct flm_arch *flm_arch_find(const char *name, size_t len);

@@ -79,6 +79,23 @@ static void test_geglu_swiglu(void **state) {
     }
 }
 
+// the table GELU carries the computed one's bits for every half input
+static void test_geglu_table(void **state) {
+    (void)state;
+    static uint16_t table[65536];
+    static float x[65536], g[65536], y1[65536], y2[65536];
+    flm_gelu_table_fill(table);
+    for (uint32_t i = 0; i < 65536; i++) {
+        x[i] = flm_f16_to_f32((uint16_t)i);
+        if (isnan(x[i])) x[i] = 0;
+        g[i] = 1.0f + (float)(i % 7);
+    }
+    x[0] = 10.5f, x[1] = -10.5f, x[2] = 1e-30f;  // outside the table's range and below half precision
+    flm_geglu(y1, x, g, 65536);
+    flm_geglu_table(y2, x, g, 65536, table);
+    assert_memory_equal(y1, y2, sizeof y1);
+}
+
 // every swiglu variant carries the reference's bits, on random rows of
 // awkward lengths and on the exponential's edges (overflow, underflow, inf)
 static void test_swiglu_variants(void **state) {
@@ -118,6 +135,7 @@ int main(void) {
         cmocka_unit_test(test_geglu_swiglu),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_swiglu_variants),
+        cmocka_unit_test(test_geglu_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,17 +18,28 @@ static inline int32_t hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// Sums of each of 8 vectors of int32, as 8 int32: three rounds of pairwise
+// horizontal adds, then the two 128-bit halves.
+static inline __m256i hsum8x8(const __m256i v[8]) {
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    const __m256i lo = _mm256_permute2x128_si256(a, b, 0x20), hi = _mm256_permute2x128_si256(a, b, 0x31);
+    return _mm256_add_epi32(lo, hi);
+}
+
 // dot[j] = sum over sub-block j of q * a (q the 4-bit codes), j = 0..7.
 static void q4_K_dots(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t dot[8]) {
     const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
+    __m256i v[8];
     for (int p = 0; p < 4; p++) {
         const __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * p));
         const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
         const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p));
         const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p + 32));
-        dot[2 * p] = hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), ones));
-        dot[2 * p + 1] = hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), ones));
+        v[2 * p] = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), ones);
+        v[2 * p + 1] = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), ones);
     }
+    _mm256_storeu_si256((__m256i *)dot, hsum8x8(v));
 }
 
 static void q4_K_parts(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t s[8], int32_t m[8]) {
