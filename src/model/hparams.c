@@ -19,18 +19,24 @@ const struct flm_arch *flm_arch_find(const char *name, size_t len) {
     return NULL;
 }
 
+// Writes "<arch>.<key>" into full and says whether the file has it; a
+// missing required key sets *st to the error (else *st stays FLM_OK).
+static bool find_key(const struct flm_gguf *g, const char *arch, const char *key, char full[128], bool required,
+                     flm_status *st, struct flm_err *err) {
+    snprintf(full, 128, "%s.%s", arch, key);
+    *st = FLM_OK;
+    if (flm_gguf_find_key(g, full) >= 0) return true;
+    if (required) *st = flm_err_set(err, FLM_ERR_FORMAT, "model: required key '%s' is missing", full);
+    return false;
+}
+
 // Reads "<arch>.<key>" as u32 into *out; absent keys keep *out when optional.
 static flm_status get_u32(const struct flm_gguf *g, const char *arch, const char *key, int32_t *out, bool required,
                           struct flm_err *err) {
     char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    if (flm_gguf_find_key(g, full) < 0) {
-        if (!required) return FLM_OK;
-        return flm_err_set(err, FLM_ERR_FORMAT, "model: required key '%s' is missing", full);
-    }
     uint32_t v;
-    flm_status st = flm_gguf_get_u32(g, full, &v, err);
-    if (st != FLM_OK) return st;
+    flm_status st;
+    if (!find_key(g, arch, key, full, required, &st, err) || (st = flm_gguf_get_u32(g, full, &v, err))) return st;
     if (v > (1u << 30)) return flm_err_set(err, FLM_ERR_FORMAT, "model: key '%s' = %u is out of range", full, v);
     *out = (int32_t)v;
     return FLM_OK;
@@ -39,14 +45,10 @@ static flm_status get_u32(const struct flm_gguf *g, const char *arch, const char
 static flm_status get_f32(const struct flm_gguf *g, const char *arch, const char *key, float *out, bool required,
                           struct flm_err *err) {
     char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    if (flm_gguf_find_key(g, full) < 0) {
-        if (!required) return FLM_OK;
-        return flm_err_set(err, FLM_ERR_FORMAT, "model: required key '%s' is missing", full);
-    }
-    flm_status st = flm_gguf_get_f32(g, full, out, err);
-    if (st == FLM_OK && !isfinite(*out)) return flm_err_set(err, FLM_ERR_FORMAT, "model: key '%s' is not finite", full);
-    return st;
+    flm_status st;
+    if (!find_key(g, arch, key, full, required, &st, err) || (st = flm_gguf_get_f32(g, full, out, err))) return st;
+    if (!isfinite(*out)) return flm_err_set(err, FLM_ERR_FORMAT, "model: key '%s' is not finite", full);
+    return FLM_OK;
 }
 
 static flm_status check_hparams(const struct flm_hparams *hp, const char *arch, struct flm_err *err) {

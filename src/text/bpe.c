@@ -6,6 +6,7 @@
 // adjacent pair with the lowest merge rank (leftmost on ties). A final symbol
 // that is not a token falls back to the tokens of its single bytes, and is
 // dropped where those do not exist either.
+#include "text/merge_queue.h"
 #include "text/vocab_impl.h"
 
 #include "text/unicode.h"
@@ -43,61 +44,19 @@ struct symbol {
     uint32_t off, n;  // bytes of the encoded word; n == 0 once merged away
 };
 
-struct bigram {
-    int32_t  rank, left, right;
-    uint32_t size;
-};
-
 struct work {
     uint32_t      *cps, *lens, *tmp;  // [n_cps]
     char          *word;              // encoded word, at most 8 bytes per code point
     struct symbol *sym;
-    struct bigram *heap;
-    size_t         n_heap, cap_heap;
+    struct flm_merge_queue queue;
 };
-
-// Heap order: lower rank first, then the leftmost pair.
-static bool before(const struct bigram *a, const struct bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static bool heap_push(struct work *w, struct bigram g) {
-    if (w->n_heap == w->cap_heap) {
-        size_t         cap = w->cap_heap ? 2 * w->cap_heap : 64;
-        struct bigram *h = realloc(w->heap, cap * sizeof *h);
-        if (!h) return false;
-        w->heap = h, w->cap_heap = cap;
-    }
-    size_t i = w->n_heap++;
-    while (i > 0 && before(&g, &w->heap[(i - 1) / 2])) {
-        w->heap[i] = w->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    w->heap[i] = g;
-    return true;
-}
-
-static struct bigram heap_pop(struct work *w) {
-    struct bigram top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t        i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
-    return top;
-}
 
 static bool add_bigram(const struct flm_vocab *v, struct work *w, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return true;
     const struct symbol *l = &w->sym[left], *r = &w->sym[right];
     int32_t rank = flm_vocab_merge_rank(v, w->word + l->off, l->n, w->word + r->off, r->n);
     if (rank < 0) return true;
-    return heap_push(w, (struct bigram){.rank = rank, .left = left, .right = right, .size = l->n + r->n});
+    return flm_merge_push(&w->queue, (struct flm_merge){.prio = -(double)rank, .left = left, .right = right, .size = l->n + r->n});
 }
 
 static void emit_symbol(const struct flm_vocab *v, const char *s, size_t n, struct flm_tok_list *out) {
@@ -129,11 +88,11 @@ static flm_status merge_word(const struct flm_vocab *v, struct work *w, size_t l
                                         .off = (uint32_t)off, .n = (uint32_t)n};
         off += n;
     }
-    w->n_heap = 0;
+    w->queue.n = 0;
     for (int32_t i = 1; i < n_sym; i++)
         if (!add_bigram(v, w, i - 1, i)) return FLM_ERR_NOMEM;
-    while (w->n_heap) {
-        struct bigram  g = heap_pop(w);
+    while (w->queue.n) {
+        struct flm_merge g = flm_merge_pop(&w->queue);
         struct symbol *l = &w->sym[g.left], *r = &w->sym[g.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != g.size) continue;  // outdated
         l->n += r->n;
@@ -150,7 +109,8 @@ static flm_status merge_word(const struct flm_vocab *v, struct work *w, size_t l
 // ---------------------------------------------------------------- driver
 
 static void work_free(struct work *w) {
-    free(w->cps), free(w->lens), free(w->tmp), free(w->word), free(w->sym), free(w->heap);
+    free(w->cps), free(w->lens), free(w->tmp), free(w->word), free(w->sym);
+    flm_merge_queue_free(&w->queue);
 }
 
 // UTF-8 of the word's code points, each byte as GPT-2's code point in UTF-8.

@@ -7,6 +7,7 @@
 // token text counts, whatever its type. A final symbol that is not a token
 // becomes byte tokens (<0xXX>, else the 1-byte token, else the unknown token;
 // llama.cpp throws there, this keeps going).
+#include "text/merge_queue.h"
 #include "text/vocab_impl.h"
 
 #include <stdlib.h>
@@ -17,54 +18,11 @@ struct symbol {
     uint32_t off, n;  // n == 0 once merged into its left neighbour
 };
 
-struct bigram {
-    float    score;
-    int32_t  left, right;
-    uint32_t size;
-};
-
 struct work {
     char          *text;  // escaped text
     struct symbol *sym;
-    struct bigram *heap;
-    size_t         n_heap, cap_heap;
+    struct flm_merge_queue queue;
 };
-
-// Heap order: higher score first, then the leftmost pair.
-static bool before(const struct bigram *a, const struct bigram *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static bool heap_push(struct work *w, struct bigram g) {
-    if (w->n_heap == w->cap_heap) {
-        size_t         cap = w->cap_heap ? 2 * w->cap_heap : 64;
-        struct bigram *h = realloc(w->heap, cap * sizeof *h);
-        if (!h) return false;
-        w->heap = h, w->cap_heap = cap;
-    }
-    size_t i = w->n_heap++;
-    while (i > 0 && before(&g, &w->heap[(i - 1) / 2])) {
-        w->heap[i] = w->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    w->heap[i] = g;
-    return true;
-}
-
-static struct bigram heap_pop(struct work *w) {
-    struct bigram top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t        i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
-    return top;
-}
 
 // Queues left+right when their text (contiguous in w->text) is a token.
 static bool add_bigram(const struct flm_vocab *v, struct work *w, int32_t left, int32_t right) {
@@ -72,7 +30,7 @@ static bool add_bigram(const struct flm_vocab *v, struct work *w, int32_t left, 
     uint32_t size = w->sym[left].n + w->sym[right].n;
     int32_t  id = flm_vocab_find(v, w->text + w->sym[left].off, size);
     if (id < 0) return true;
-    return heap_push(w, (struct bigram){.score = v->scores[id], .left = left, .right = right, .size = size});
+    return flm_merge_push(&w->queue, (struct flm_merge){.prio = v->scores[id], .left = left, .right = right, .size = size});
 }
 
 static void emit_symbol(const struct flm_vocab *v, const char *s, size_t n, struct flm_tok_list *out) {
@@ -121,8 +79,8 @@ flm_status flm_vocab_spm(const struct flm_vocab *v, const char *text, size_t len
     }
     for (int32_t i = 1; i < n_sym && st == FLM_OK; i++)
         if (!add_bigram(v, &w, i - 1, i)) st = FLM_ERR_NOMEM;
-    while (st == FLM_OK && w.n_heap) {
-        struct bigram  g = heap_pop(&w);
+    while (st == FLM_OK && w.queue.n) {
+        struct flm_merge g = flm_merge_pop(&w.queue);
         struct symbol *l = &w.sym[g.left], *r = &w.sym[g.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != g.size) continue;  // outdated
         l->n += r->n;
@@ -135,6 +93,6 @@ flm_status flm_vocab_spm(const struct flm_vocab *v, const char *text, size_t len
         emit_symbol(v, w.text + w.sym[i].off, w.sym[i].n, out);
     free(w.text);
     free(w.sym);
-    free(w.heap);
+    flm_merge_queue_free(&w.queue);
     return st;
 }
