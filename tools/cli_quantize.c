@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,7 +95,7 @@ int cmd_quantize(int argc, char **argv) {
         } else if (!strcmp(a, "-T") || !strcmp(a, "--type") || !strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (i + 1 >= argc) return usage_error("option '%s' needs a value", a);
             const char *v = argv[++i];
-            if (a[1] == 'T' || a[2] == 'y') {
+            if (!strcmp(a, "-T") || !strcmp(a, "--type")) {
                 p.type = v;
                 continue;
             }
