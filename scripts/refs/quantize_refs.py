@@ -20,9 +20,13 @@ two per row, every 37th row zero; the same generator as tests/test_util.h):
   smol_q8  llama.cpp's own Q8_0 of smol F16: requantized (dequantized first)
         to the K-quant mixes (allow_requantize, as flashlm always does).
 
+It also requantizes the two real default models (models/, or
+$FLM_MODELS_DIR) as llama.cpp does with allow_requantize and writes their
+output files' SHA-256 to real.txt, checked by tests/e2e/quantize_e2e_test.c.
+
 Usage: /opt/llamaenv/bin/python scripts/refs/quantize_refs.py [out_dir]
        (default tests/fixtures/quantize; needs llama-cpp-python, numpy, gguf)
-Run time on the 2-core dev machine: about a minute.
+Run time on the 2-core dev machine: about 30 s.
 """
 import ctypes
 import hashlib
@@ -199,6 +203,25 @@ def write_fixture(path, tag, src, cases, requant):
     print("%s: %d cases" % (path, len(cases)), file=sys.stderr)
 
 
+REAL = [("SmolLM2-135M-Instruct.Q4_1.gguf", "Q8_0"), ("SmolLM2-135M-Instruct.Q4_1.gguf", "Q4_K_M"),
+        ("gemma-3-270m-q4_k_m.gguf", "Q8_0")]
+
+
+def write_real(path):
+    models = os.environ.get("FLM_MODELS_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "models"))
+    lines = ["fixture quantize_real", "llama_cpp_python 0.3.36", "# model model_sha256 type output_sha256"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, name in REAL:
+            src = os.path.join(models, model)
+            dst = os.path.join(tmp, "out.gguf")
+            llama_quantize(src, dst, FTYPES[name], requant=True)
+            lines.append("real %s %s %s %s" % (model, sha256_file(src), name, sha256_file(dst)))
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+    print("%s: %d cases" % (path, len(REAL)), file=sys.stderr)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..",
                                                              "tests", "fixtures", "quantize")
@@ -213,6 +236,7 @@ def main():
         src = os.path.join(tmp, "smol_q8.gguf")
         llama_quantize(os.path.join(tmp, "smol_f16.gguf"), src, FTYPES["Q8_0"])
         write_fixture(os.path.join(out, "smol_q8.txt"), "smol_q8", src, REQUANT, True)
+    write_real(os.path.join(out, "real.txt"))
 
 
 if __name__ == "__main__":
