@@ -27,7 +27,10 @@ void cli_quantize_usage(void) {
     const char *desc;
     for (int i = 0; flm_quantize_type_name(i, &desc); i++)
         printf("      %-8s %s\n", flm_quantize_type_name(i, NULL), desc);
-    printf("  -t, --threads N         threads (default: all cores)\n"
+    printf("  In every quantized type output.weight (token_embd.weight when the model has\n"
+           "  none) is Q6_K (Q8_0 for Q8_0); a K-quant that does not divide a row length\n"
+           "  falls back to Q4_0/Q5_0/Q5_1/Q8_0 or F16; norms and 1-D tensors are kept.\n"
+           "  -t, --threads N         threads (default: all cores)\n"
            "  -q, --quiet             no progress bar\n");
 }
 

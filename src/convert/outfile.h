@@ -3,7 +3,8 @@
 // only after it is complete and flushed to disk. Until then the destination
 // keeps whatever it held; an aborted file is removed. (A process killed
 // outright leaves its "<dest>.<pid>-<n>.tmp" file behind, never a partial
-// destination.)
+// destination.) A symbolic link at the destination is replaced by the new
+// file, not written through.
 #ifndef FLM_CONVERT_OUTFILE_H
 #define FLM_CONVERT_OUTFILE_H
 
