@@ -1,8 +1,8 @@
 // dispatch.h - which kernel variant runs, chosen once from the CPU's features.
 //
-// A table per ISA names the SIMD variants that exist (kernels/x86/...); the
-// table the engine uses is filled once, on first use, from core/cpu.h: for
-// each type the best variant the CPU supports, or the scalar oracle from
+// A table per ISA names the SIMD variants that exist (kernels/x86/...,
+// kernels/arm/...); the table the engine uses is filled once, on first use,
+// from core/cpu.h: for each type the best variant the CPU supports, or the scalar oracle from
 // flm_quant_traits() where there is none or FLM_SCALAR is set. Afterwards it
 // is read-only; the returned functions stay valid for the process lifetime.
 #ifndef FLM_KERNELS_DISPATCH_H
