@@ -164,6 +164,10 @@ flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4) {
 #if defined(__x86_64__)
     if (flm_cpu_isa() >= FLM_ISA_AVX2) return group4 ? flm_q4_K_dot_group4_avx2 : flm_q4_K_dot_single_avx2;
 #endif
+#if defined(__aarch64__)
+    if (flm_cpu_isa() >= FLM_ISA_DOTPROD) return group4 ? flm_q4_K_dot_group4_dotprod : flm_q4_K_dot_single_dotprod;
+    if (flm_cpu_isa() >= FLM_ISA_NEON) return group4 ? flm_q4_K_dot_group4_neon : flm_q4_K_dot_single_neon;
+#endif
     return group4 ? flm_q4_K_dot_group4_ref : flm_q4_K_dot_single_ref;
 }
 
@@ -172,6 +176,15 @@ flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t) {
     if (flm_cpu_isa() >= FLM_ISA_AVX2) {
         if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_avx2;
         if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_avx2;
+    }
+#endif
+#if defined(__aarch64__)
+    if (flm_cpu_isa() >= FLM_ISA_DOTPROD) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_dotprod;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_dotprod;
+    } else if (flm_cpu_isa() >= FLM_ISA_NEON) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_neon;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_neon;
     }
 #endif
     return flm_kq_batch_dot(t);

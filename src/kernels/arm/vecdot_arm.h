@@ -16,6 +16,13 @@
 // how the exact integers are formed differs. Only kernels/dispatch.c and the
 // tests call these; everything else goes through flm_kernel_vec_dot().
 // n must be a multiple of the block size; it is FLM_ASSERT'ed.
+//
+// Also here, with the same suffixes: the llama.cpp-order K-quant dots of
+// kernels/q4_K_tiled.h and kernels/kq_batch.h (flm_q4_K_dot_group4_,
+// _single_, _batch_, flm_q6_K_dot_batch_), bit-identical to their scalar
+// references (exact integer sums, then the references' own float steps), so
+// that Q4_K / Q6_K matrices, which the engine multiplies in those orders, run
+// in NEON too.
 #ifndef FLM_KERNELS_ARM_VECDOT_ARM_H
 #define FLM_KERNELS_ARM_VECDOT_ARM_H
 
@@ -31,7 +38,11 @@
     void flm_q3_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
     void flm_q4_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
     void flm_q5_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
-    void flm_q6_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);
+    void flm_q6_K_vec_dot_##isa(int64_t n, float *s, const void *x, const void *y);         \
+    void flm_q4_K_dot_group4_##isa(int64_t n, float *s, const void *x, const void *y);      \
+    void flm_q4_K_dot_single_##isa(int64_t n, float *s, const void *x, const void *y);      \
+    void flm_q4_K_dot_batch_##isa(int64_t n, float *s, const void *x, const void *y);       \
+    void flm_q6_K_dot_batch_##isa(int64_t n, float *s, const void *x, const void *y);
 
 FLM_VECDOT_ARM_DECLARE(neon)
 FLM_VECDOT_ARM_DECLARE(dotprod)

@@ -18,6 +18,7 @@
 #include "quant/blocks.h"
 
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 // ---------------------------------------------------------------- helpers
@@ -224,6 +225,17 @@ void VD(flm_q3_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     *s = sumf;
 }
 
+// Lanes of the dots of the eight 32-element sub-blocks of a Q4_K super-block
+// (codes 0..15, unscaled) with the activations: v[g] sums to sub-block g's.
+static inline void q4_K_subdots(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32x4_t v[8]) {
+    const int8_t *q8 = y->qs;
+    for (int j = 0; j < 4; ++j) {  // 64 elements: 32 bytes, low then high nibbles
+        const uint8x16_t b0 = vld1q_u8(x->qs + 32 * j), b1 = vld1q_u8(x->qs + 32 * j + 16);
+        v[2 * j] = dot_acc(dot16(s8(low4(b0)), q8 + 64 * j), s8(low4(b1)), vld1q_s8(q8 + 64 * j + 16));
+        v[2 * j + 1] = dot_acc(dot16(s8(high4(b0)), q8 + 64 * j + 32), s8(high4(b1)), vld1q_s8(q8 + 64 * j + 48));
+    }
+}
+
 void VD(flm_q4_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     FLM_ASSERT(n % FLM_QK_K == 0);
     const struct flm_block_q4_K *x = vx;
@@ -232,15 +244,10 @@ void VD(flm_q4_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     for (int64_t i = 0; i < n / FLM_QK_K; ++i) {
         int sc[8], mn[8];
         kquant_scales(x[i].scales, sc, mn);
-        const int8_t *q8 = y[i].qs;
+        int32x4_t v[8];
+        q4_K_subdots(&x[i], &y[i], v);
         int32x4_t isum = vdupq_n_s32(0);
-        for (int j = 0; j < 4; ++j) {  // 64 elements: 32 bytes, low then high nibbles
-            const uint8x16_t b0 = vld1q_u8(x[i].qs + 32 * j), b1 = vld1q_u8(x[i].qs + 32 * j + 16);
-            const int32x4_t lo = dot_acc(dot16(s8(low4(b0)), q8 + 64 * j), s8(low4(b1)), vld1q_s8(q8 + 64 * j + 16));
-            const int32x4_t hi = dot_acc(dot16(s8(high4(b0)), q8 + 64 * j + 32), s8(high4(b1)), vld1q_s8(q8 + 64 * j + 48));
-            isum = vmlaq_n_s32(isum, lo, sc[2 * j]);
-            isum = vmlaq_n_s32(isum, hi, sc[2 * j + 1]);
-        }
+        for (int g = 0; g < 8; ++g) isum = vmlaq_n_s32(isum, v[g], sc[g]);
         const float d = f16(x[i].d) * y[i].d, dmin = f16(x[i].dmin) * y[i].d;
         sumf += d * vaddvq_s32(isum);
         sumf -= dmin * kquant_mins(mn, y[i].bsums);
@@ -279,34 +286,119 @@ void VD(flm_q5_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     *s = sumf;
 }
 
+// The exact sum over a Q6_K super-block of scale * (q - 32) * activation.
+static inline int32_t q6_K_isum(const struct flm_block_q6_K *x, const struct flm_block_q8_K *y) {
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    const int8x16_t off = vdupq_n_s8(32);
+    int32x4_t isum = vdupq_n_s32(0);
+    for (int j = 0; j < 2; ++j) {  // 128 elements: 64 bytes of ql, 32 of qh, scales 8j..8j+7
+        const uint8_t *ql = x->ql + 64 * j, *qh = x->qh + 32 * j;
+        const int8_t *sc = x->scales + 8 * j, *q8 = y->qs + 128 * j;
+        for (int h = 0; h < 2; ++h) {  // l = 16h..16h+15: elements l, l+32, l+64, l+96
+            const uint8x16_t a = vld1q_u8(ql + 16 * h), b = vld1q_u8(ql + 32 + 16 * h);
+            const uint8x16_t hb = vld1q_u8(qh + 16 * h);
+            const uint8x16_t q[4] = {
+                vorrq_u8(low4(a), vshlq_n_u8(vandq_u8(hb, m3), 4)),
+                vorrq_u8(low4(b), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4)),
+                vorrq_u8(high4(a), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4)),
+                vorrq_u8(high4(b), vshlq_n_u8(vshrq_n_u8(hb, 6), 4)),
+            };
+            for (int k = 0; k < 4; ++k) {  // sub-block 2k + h of this half
+                const int8x16_t v = vsubq_s8(s8(q[k]), off);
+                isum = vmlaq_n_s32(isum, dot16(v, q8 + 32 * k + 16 * h), sc[2 * k + h]);
+            }
+        }
+    }
+    return vaddvq_s32(isum);
+}
+
 void VD(flm_q6_K_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     FLM_ASSERT(n % FLM_QK_K == 0);
     const struct flm_block_q6_K *x = vx;
     const struct flm_block_q8_K *y = vy;
-    const uint8x16_t m3 = vdupq_n_u8(3);
-    const int8x16_t off = vdupq_n_s8(32);
     float sumf = 0;
-    for (int64_t i = 0; i < n / FLM_QK_K; ++i) {
-        int32x4_t isum = vdupq_n_s32(0);
-        for (int j = 0; j < 2; ++j) {  // 128 elements: 64 bytes of ql, 32 of qh, scales 8j..8j+7
-            const uint8_t *ql = x[i].ql + 64 * j, *qh = x[i].qh + 32 * j;
-            const int8_t *sc = x[i].scales + 8 * j, *q8 = y[i].qs + 128 * j;
-            for (int h = 0; h < 2; ++h) {  // l = 16h..16h+15: elements l, l+32, l+64, l+96
-                const uint8x16_t a = vld1q_u8(ql + 16 * h), b = vld1q_u8(ql + 32 + 16 * h);
-                const uint8x16_t hb = vld1q_u8(qh + 16 * h);
-                const uint8x16_t q[4] = {
-                    vorrq_u8(low4(a), vshlq_n_u8(vandq_u8(hb, m3), 4)),
-                    vorrq_u8(low4(b), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4)),
-                    vorrq_u8(high4(a), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4)),
-                    vorrq_u8(high4(b), vshlq_n_u8(vshrq_n_u8(hb, 6), 4)),
-                };
-                for (int k = 0; k < 4; ++k) {  // sub-block 2k + h of this half
-                    const int8x16_t v = vsubq_s8(s8(q[k]), off);
-                    isum = vmlaq_n_s32(isum, dot16(v, q8 + 32 * k + 16 * h), sc[2 * k + h]);
-                }
-            }
-        }
-        sumf += (f16(x[i].d) * y[i].d) * vaddvq_s32(isum);
-    }
+    for (int64_t i = 0; i < n / FLM_QK_K; ++i) sumf += (f16(x[i].d) * y[i].d) * q6_K_isum(&x[i], &y[i]);
     *s = sumf;
+}
+
+// ---------------------------------------------------------------- llama.cpp-order K-quant dots
+//
+// The dots of kernels/q4_K_tiled.h and kernels/kq_batch.h: the exact integer
+// sums from the helpers above, then the scalar references' own float steps
+// (fmaf, as they call it) in their order, so results are bit-identical to
+// flm_q4_K_dot_group4_ref, _single_ref, _batch_ref and flm_q6_K_dot_batch_ref.
+
+// Per sub-block g: the scaled dot sc[g] * dot_g and the min term mn[g] * bsum_g.
+static inline void q4_K_sub_sums(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t sd[8],
+                                 int32_t sm[8]) {
+    int sc[8], mn[8];
+    kquant_scales(x->scales, sc, mn);
+    int32x4_t v[8];
+    q4_K_subdots(x, y, v);
+    for (int g = 0; g < 8; ++g) {
+        sd[g] = sc[g] * vaddvq_s32(v[g]);
+        sm[g] = mn[g] * (y->bsums[2 * g] + y->bsums[2 * g + 1]);
+    }
+}
+
+void VD(flm_q4_K_dot_group4)(int64_t n, float *s, const void *vx, const void *vy) {
+    const struct flm_block_q4_K *x = vx;
+    const struct flm_block_q8_K *y = vy;
+    float acc = 0.0f, acc_min = 0.0f;
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        const float d = f16(x[b].d) * y[b].d, dmin = f16(x[b].dmin) * y[b].d;
+        int32_t sd[8], sm[8];
+        q4_K_sub_sums(&x[b], &y[b], sd, sm);
+        for (int p = 0; p < 4; p++) {
+            acc = fmaf((float)(sd[2 * p] + sd[2 * p + 1]), d, acc);
+            acc_min = fmaf((float)(sm[2 * p] + sm[2 * p + 1]), dmin, acc_min);
+        }
+    }
+    *s = acc - acc_min;
+}
+
+void VD(flm_q4_K_dot_single)(int64_t n, float *s, const void *vx, const void *vy) {
+    const struct flm_block_q4_K *x = vx;
+    const struct flm_block_q8_K *y = vy;
+    float acc = 0.0f, acc_min = 0.0f;
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        int32_t sd[8], sm[8], isum = 0, imin = 0;
+        q4_K_sub_sums(&x[b], &y[b], sd, sm);
+        for (int g = 0; g < 8; g++) {
+            isum += sd[g];
+            imin += sm[g];
+        }
+        acc = fmaf((float)isum, f16(x[b].d) * y[b].d, acc);
+        acc_min = fmaf((float)imin, f16(x[b].dmin) * y[b].d, acc_min);
+    }
+    *s = acc - acc_min;
+}
+
+void VD(flm_q4_K_dot_batch)(int64_t n, float *s, const void *vx, const void *vy) {
+    const struct flm_block_q4_K *x = vx;
+    const struct flm_block_q8_K *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        int32_t sd[8], sm[8], isum = 0, imin = 0;
+        q4_K_sub_sums(&x[b], &y[b], sd, sm);
+        for (int g = 0; g < 8; g++) {
+            isum += sd[g];
+            imin += sm[g];
+        }
+        const float t = (float)isum * f16(x[b].d);
+        const float r = fmaf(-f16(x[b].dmin), (float)imin, t);
+        acc = fmaf(r, y[b].d, acc);
+    }
+    *s = acc;
+}
+
+void VD(flm_q6_K_dot_batch)(int64_t n, float *s, const void *vx, const void *vy) {
+    const struct flm_block_q6_K *x = vx;
+    const struct flm_block_q8_K *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        const float t = (float)q6_K_isum(&x[b], &y[b]) * f16(x[b].d);
+        acc = fmaf(t, y[b].d, acc);
+    }
+    *s = acc;
 }
