@@ -39,14 +39,16 @@ struct kernel_set {
         [FLM_TYPE_Q6_K] = {.vec_dot = flm_q6_K_vec_dot_##isa},             \
     }
 
-// AArch64: 1-row kernels only (flm_matmul then calls vec_dot per row).
 #define ARM_SET(isa)                                                       \
     {                                                                      \
         [FLM_TYPE_Q4_0] = {.vec_dot = flm_q4_0_vec_dot_##isa},             \
-        [FLM_TYPE_Q4_1] = {.vec_dot = flm_q4_1_vec_dot_##isa},             \
-        [FLM_TYPE_Q5_0] = {.vec_dot = flm_q5_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q4_1] = {.vec_dot = flm_q4_1_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q4_1_vec_dot4_##isa},           \
+        [FLM_TYPE_Q5_0] = {.vec_dot = flm_q5_0_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q5_0_vec_dot4_##isa},           \
         [FLM_TYPE_Q5_1] = {.vec_dot = flm_q5_1_vec_dot_##isa},             \
-        [FLM_TYPE_Q8_0] = {.vec_dot = flm_q8_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q8_0] = {.vec_dot = flm_q8_0_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q8_0_vec_dot4_##isa},           \
         [FLM_TYPE_Q2_K] = {.vec_dot = flm_q2_K_vec_dot_##isa},             \
         [FLM_TYPE_Q3_K] = {.vec_dot = flm_q3_K_vec_dot_##isa},             \
         [FLM_TYPE_Q4_K] = {.vec_dot = flm_q4_K_vec_dot_##isa},             \

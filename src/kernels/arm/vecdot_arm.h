@@ -22,10 +22,12 @@
 // _single_, _batch_, flm_q6_K_dot_batch_), bit-identical to their scalar
 // references (exact integer sums, then the references' own float steps), so
 // that Q4_K / Q6_K matrices, which the engine multiplies in those orders, run
-// in NEON too.
+// in NEON too; and the 4-row _vec_dot4 variants (flm_vec_dot4_fn) for Q4_1,
+// Q8_0 and Q5_0, each row bit-identical to the 1-row kernel of its suffix.
 #ifndef FLM_KERNELS_ARM_VECDOT_ARM_H
 #define FLM_KERNELS_ARM_VECDOT_ARM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define FLM_VECDOT_ARM_DECLARE(isa)                                                         \
@@ -42,7 +44,10 @@
     void flm_q4_K_dot_group4_##isa(int64_t n, float *s, const void *x, const void *y);      \
     void flm_q4_K_dot_single_##isa(int64_t n, float *s, const void *x, const void *y);      \
     void flm_q4_K_dot_batch_##isa(int64_t n, float *s, const void *x, const void *y);       \
-    void flm_q6_K_dot_batch_##isa(int64_t n, float *s, const void *x, const void *y);
+    void flm_q6_K_dot_batch_##isa(int64_t n, float *s, const void *x, const void *y);       \
+    void flm_q4_1_vec_dot4_##isa(int64_t n, float *s, const void *x, const void *y, size_t y_stride); \
+    void flm_q8_0_vec_dot4_##isa(int64_t n, float *s, const void *x, const void *y, size_t y_stride); \
+    void flm_q5_0_vec_dot4_##isa(int64_t n, float *s, const void *x, const void *y, size_t y_stride);
 
 FLM_VECDOT_ARM_DECLARE(neon)
 FLM_VECDOT_ARM_DECLARE(dotprod)

@@ -158,6 +158,75 @@ void VD(flm_q5_1_vec_dot)(int64_t n, float *s, const void *vx, const void *vy) {
     *s = sumf;
 }
 
+// ---------------------------------------------------------------- one weight row, four activation rows
+//
+// flm_<t>_vec_dot4 (kernels/dispatch.h): s[k] = dot(x, y + k * y_stride) for
+// k < 4, each the same float as flm_<t>_vec_dot gives for that row (the same
+// exact block sums, the same float expression per block, in block order);
+// only the weight block's loads and unpacking are shared.
+
+#define VD4_ROWS(T, vy, y_stride)                                                         \
+    const T *y0 = (const T *)(vy);                                                        \
+    const T *y1 = (const T *)((const char *)(vy) + (y_stride));                           \
+    const T *y2 = (const T *)((const char *)(vy) + 2 * (y_stride));                       \
+    const T *y3 = (const T *)((const char *)(vy) + 3 * (y_stride))
+
+void VD(flm_q8_0_vec_dot4)(int64_t n, float *s, const void *vx, const void *vy, size_t y_stride) {
+    FLM_ASSERT(n % FLM_QK8_0 == 0);
+    const struct flm_block_q8_0 *x = vx;
+    VD4_ROWS(struct flm_block_q8_0, vy, y_stride);
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = 0; i < n / FLM_QK8_0; ++i) {
+        const int8x16_t a0 = vld1q_s8(x[i].qs), a1 = vld1q_s8(x[i].qs + 16);
+        const float dx = f16(x[i].d);
+        s0 += dot32(a0, a1, y0[i].qs) * (dx * f16(y0[i].d));
+        s1 += dot32(a0, a1, y1[i].qs) * (dx * f16(y1[i].d));
+        s2 += dot32(a0, a1, y2[i].qs) * (dx * f16(y2[i].d));
+        s3 += dot32(a0, a1, y3[i].qs) * (dx * f16(y3[i].d));
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+void VD(flm_q4_1_vec_dot4)(int64_t n, float *s, const void *vx, const void *vy, size_t y_stride) {
+    FLM_ASSERT(n % FLM_QK4_1 == 0);
+    const struct flm_block_q4_1 *x = vx;
+    VD4_ROWS(struct flm_block_q8_1, vy, y_stride);
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = 0; i < n / FLM_QK4_1; ++i) {
+        const uint8x16_t q = vld1q_u8(x[i].qs);
+        const int8x16_t a0 = s8(low4(q)), a1 = s8(high4(q));
+        const float dx = f16(x[i].d), mx = f16(x[i].m);
+        s0 += (dx * f16(y0[i].d)) * dot32(a0, a1, y0[i].qs) + mx * f16(y0[i].s);
+        s1 += (dx * f16(y1[i].d)) * dot32(a0, a1, y1[i].qs) + mx * f16(y1[i].s);
+        s2 += (dx * f16(y2[i].d)) * dot32(a0, a1, y2[i].qs) + mx * f16(y2[i].s);
+        s3 += (dx * f16(y3[i].d)) * dot32(a0, a1, y3[i].qs) + mx * f16(y3[i].s);
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+void VD(flm_q5_0_vec_dot4)(int64_t n, float *s, const void *vx, const void *vy, size_t y_stride) {
+    FLM_ASSERT(n % FLM_QK5_0 == 0);
+    const struct flm_block_q5_0 *x = vx;
+    VD4_ROWS(struct flm_block_q8_0, vy, y_stride);
+    const int8x16_t sixteen = vdupq_n_s8(16);
+    const uint8x16_t bit4 = vdupq_n_u8(0x10);
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = 0; i < n / FLM_QK5_0; ++i) {
+        const uint32_t qh = load_u32(x[i].qh);
+        const uint8x16_t q = vld1q_u8(x[i].qs);
+        const int8x16_t a0 = vsubq_s8(s8(vorrq_u8(low4(q), vandq_u8(bits16(qh, 0), bit4))), sixteen);
+        const int8x16_t a1 = vsubq_s8(s8(vorrq_u8(high4(q), vandq_u8(bits16(qh, 16), bit4))), sixteen);
+        const float dx = f16(x[i].d);
+        s0 += (dx * f16(y0[i].d)) * dot32(a0, a1, y0[i].qs);
+        s1 += (dx * f16(y1[i].d)) * dot32(a0, a1, y1[i].qs);
+        s2 += (dx * f16(y2[i].d)) * dot32(a0, a1, y2[i].qs);
+        s3 += (dx * f16(y3[i].d)) * dot32(a0, a1, y3[i].qs);
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+#undef VD4_ROWS
+
 // ---------------------------------------------------------------- K-quants (256-element super-blocks)
 //
 // Per super-block: isum = sum over 16-element sub-blocks of scale * (exact
