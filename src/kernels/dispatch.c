@@ -157,6 +157,9 @@ flm_attention_fn flm_kernel_attention(void) {
 #if defined(__x86_64__)
     if (flm_cpu_isa() >= FLM_ISA_AVX512) return flm_attention_head_avx512;
 #endif
+#if defined(__aarch64__)
+    if (flm_cpu_isa() >= FLM_ISA_NEON) return flm_attention_head_neon;
+#endif
     return flm_attention_head_ref;
 }
 

@@ -43,8 +43,8 @@ flm_vec_dot4_fn flm_kernel_vec_dot4(enum flm_type t);
 // for t or this CPU cannot run it. Ignores FLM_SCALAR.
 flm_vec_dot4_fn flm_kernel_vec_dot4_isa(enum flm_type t, enum flm_isa isa);
 
-// The attention kernel (kernels/attention.h): the AVX-512 variant where the
-// CPU has it and FLM_SCALAR is not set, else the scalar reference.
+// The attention kernel (kernels/attention.h): the AVX-512 or NEON variant
+// where the CPU has it and FLM_SCALAR is not set, else the scalar reference.
 #include "kernels/attention.h"
 
 #include <stdbool.h>
