@@ -2,13 +2,17 @@
 # install_deps.sh - the Debian packages flashlm builds and tests with.
 #
 # Usage: scripts/install_deps.sh [--test]
-#   (no flag)  what building and running needs: a C compiler and CMake
+#   (no flag)  what building and running needs: a C compiler, CMake, and
+#              libmicrohttpd + jansson for the server
 #   --test     also what the tests need: cmocka, clang (libFuzzer), the
-#              aarch64 cross compiler and qemu-user for the ARM kernel tests
+#              aarch64 cross compiler and qemu-user for the ARM kernel tests,
+#              python3-venv for the server's pytest suite (openai client,
+#              selenium; tests/serve/requirements.txt) and chromium with its
+#              driver for the chat-page test
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3-pip unzip ca-certificates)
+pkgs=(build-essential cmake pkg-config python3-pip unzip ca-certificates libmicrohttpd-dev libjansson-dev)
 if [[ "${1:-}" == "--test" ]]; then
-    pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
+    pkgs+=(libcmocka-dev clang libclang-rt-14-dev python3-venv chromium chromium-driver)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
