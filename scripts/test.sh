@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - the second command: installs what the tests need, fetches both
 # default models, and runs every test twice: in a Release build and in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build; then a clang build
+# AddressSanitizer + UndefinedBehaviorSanitizer build (the C tests, then the
+# server's pytest suite against a live `flashlm serve`: the official openai
+# client, every error case, headless Chromium on the chat page); then a clang build
 # (warning-free with -Werror) and a short fuzz run of the GGUF reader and the
 # tokenizers (clang libFuzzer).
 #
@@ -16,6 +18,11 @@ echo "== Release build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== server tests (pytest, openai client, headless Chromium)"
+[[ -x .cache/venv/bin/python ]] || python3 -m venv .cache/venv
+.cache/venv/bin/pip install -q -r tests/serve/requirements.txt
+(cd tests/serve && FLM_BIN="$PWD/../../build/flashlm" ../../.cache/venv/bin/python -m pytest -q)
 [[ "${1:-}" == "--quick" ]] && exit 0
 
 echo "== ASan + UBSan build"
@@ -23,6 +30,8 @@ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DFLM_SANITIZE=ON -DCMAKE_C_FLA
 cmake --build build-san -j"$jobs"
 (cd build-san && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     FLM_SANITIZED=1 ctest --output-on-failure -j"$jobs")
+(cd tests/serve && ASAN_OPTIONS=detect_leaks=1 FLM_BIN="$PWD/../../build-san/flashlm" \
+    ../../.cache/venv/bin/python -m pytest -q -k "not page")
 
 echo "== clang build (warnings are errors)"
 CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release >/dev/null

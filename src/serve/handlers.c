@@ -85,6 +85,9 @@ static bool submit(struct flm_server *srv, struct flm_serve_req *r, struct flm_j
     return ok;
 }
 
+static enum MHD_Result answer(struct flm_server *srv, struct MHD_Connection *c, struct flm_job *job,
+                              const struct flm_reply_head *hp);
+
 enum MHD_Result flm_http_generate(struct flm_server *srv, struct MHD_Connection *c, enum flm_serve_kind kind,
                                   const char *body, size_t len) {
     struct flm_serve_req r;
@@ -101,6 +104,17 @@ enum MHD_Result flm_http_generate(struct flm_server *srv, struct MHD_Connection 
     const bool stream = r.stream, usage = r.include_usage;
     flm_serve_req_free(&r);
     if (stream) return flm_http_stream(srv, c, job, &h, usage);
+    atomic_fetch_add(&srv->n_generating, 1);
+    enum MHD_Result ret = answer(srv, c, job, &h);
+    atomic_fetch_sub(&srv->n_generating, 1);
+    return ret;
+}
+
+// Waits for a non-streamed job and answers with the whole completion.
+static enum MHD_Result answer(struct flm_server *srv, struct MHD_Connection *c, struct flm_job *job,
+                              const struct flm_reply_head *hp) {
+    const struct flm_reply_head h = *hp;
+    struct flm_serve_error e = {0};
     struct flm_job_out out = {0};
     while (!out.done) {
         flm_job_wait(job, 100, &out);

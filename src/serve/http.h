@@ -28,6 +28,7 @@ struct flm_server {
     atomic_uint_least64_t   n_ids;      // completion ids handed out
     atomic_uint_least64_t   n_http[6];  // answers by status class: [2] 2xx, [4] 4xx, [5] 5xx
     atomic_uint_least64_t   n_disconnects;
+    atomic_int              n_generating;  // completion requests not yet answered in full
 };
 
 // ---- answers (server.c). Each queues a response and returns MHD's result.

@@ -242,6 +242,7 @@ void flm_serve_stop(struct flm_server *srv) {
     if (!srv) return;
     if (srv->daemon) MHD_quiesce_daemon(srv->daemon);  // no new connections
     flm_sched_shutdown(srv->sched);                     // in-flight jobs end; their streams finish
+    for (int i = 0; i < 500 && atomic_load(&srv->n_generating) > 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
     if (srv->daemon) MHD_stop_daemon(srv->daemon);      // joins the connection threads
     flm_sched_free(srv->sched);
     free(srv->api_key);

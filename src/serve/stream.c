@@ -96,6 +96,7 @@ static ssize_t read_cb(void *cls, uint64_t pos, char *buf, size_t max) {
 static void free_cb(void *cls) {
     struct stream *s = cls;
     flm_job_release(s->job);  // cancels it if the client left early
+    atomic_fetch_sub(&s->srv->n_generating, 1);
     free(s->out.text);
     free(s->pend);
     free(s);
@@ -104,7 +105,9 @@ static void free_cb(void *cls) {
 enum MHD_Result flm_http_stream(struct flm_server *srv, struct MHD_Connection *c, struct flm_job *job,
                                 const struct flm_reply_head *h, bool include_usage) {
     struct stream *s = calloc(1, sizeof *s);
+    atomic_fetch_add(&srv->n_generating, 1);  // until free_cb
     if (!s) {
+        atomic_fetch_sub(&srv->n_generating, 1);
         flm_job_release(job);
         return MHD_NO;
     }
