@@ -32,7 +32,7 @@ static bool put(struct stream *s, char *ev) {
         free(ev);
         return false;
     }
-    memcpy(p, s->pend + s->pend_off, left);
+    if (left) memcpy(p, s->pend + s->pend_off, left);
     memcpy(p + left, ev, n + 1);
     free(ev);
     free(s->pend);
