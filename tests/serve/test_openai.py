@@ -99,6 +99,18 @@ def test_health_and_metrics(server):
         assert f"\n{name} " in text
 
 
+def test_prefix_reuse(server):
+    # the next turn of a chat shares the rendered prefix of the previous one:
+    # its slot keeps those tokens and evaluates only the rest
+    c = client(server)
+    r = c.chat.completions.create(model="x", messages=CHAT, max_tokens=8, temperature=0)
+    before = server.metric("flashlm_prompt_tokens_cached_total")
+    turn2 = CHAT + [{"role": "assistant", "content": r.choices[0].message.content},
+                    {"role": "user", "content": "And three more?"}]
+    c.chat.completions.create(model="x", messages=turn2, max_tokens=4, temperature=0)
+    assert server.metric("flashlm_prompt_tokens_cached_total") - before >= r.usage.prompt_tokens
+
+
 def test_parallel_requests(server):
     # more requests than slots: all answered, the same greedy text each time
     out = [None] * 5
