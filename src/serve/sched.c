@@ -2,7 +2,6 @@
 #include "serve/sched.h"
 
 #include "core/status.h"
-#include "serve/seqs_stub.h"  // TEMPORARY
 
 #include <pthread.h>
 #include <stdio.h>
@@ -323,9 +322,7 @@ static void step(struct flm_sched *s) {
     for (int32_t k = 0; k < n; k++) {
         const int32_t i = s->item_slot[k];
         struct slot *sl = &s->slots[i];
-        if (st) {  // the cache of every sequence in the call is now unknown: start them over
-            sl->n_cache = 0;
-            flm_seq_truncate(s->ctx, i, 0, NULL);
+        if (st) {  // nothing was evaluated; the call's jobs end with the engine's message
             slot_end_locked(s, i, FLM_FINISH_ABORT, err.msg);
             continue;
         }
@@ -377,14 +374,15 @@ flm_status flm_sched_init(struct flm_sched **out, const struct flm_model *model,
     cp.n_ctx = p->n_ctx;
     cp.n_threads = p->n_threads;
     if (p->n_batch) cp.n_batch = p->n_batch;
+    cp.n_seq = p->n_parallel;
     if (cp.n_batch < p->n_parallel) cp.n_batch = p->n_parallel;  // one logits row per slot per step
-    flm_status st = flm_stub_context_init(&s->ctx, model, &cp, p->n_parallel, err);
+    flm_status st = flm_context_init(&s->ctx, model, &cp, err);
     if (st) {
         free(s);
         return st;
     }
-    s->n_ctx = flm_stub_n_ctx(s->ctx);
-    s->n_batch = flm_stub_n_batch(s->ctx);
+    s->n_ctx = flm_context_n_ctx(s->ctx);
+    s->n_batch = flm_context_n_batch(s->ctx);
     s->slots = calloc((size_t)s->n_parallel, sizeof *s->slots);
     s->items = calloc((size_t)s->n_parallel, sizeof *s->items);
     s->item_slot = calloc((size_t)s->n_parallel, sizeof *s->item_slot);
@@ -421,7 +419,7 @@ void flm_sched_free(struct flm_sched *s) {
     free(s->slots);
     free(s->items);
     free(s->item_slot);
-    flm_stub_context_free(s->ctx);
+    flm_context_free(s->ctx);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
