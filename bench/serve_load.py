@@ -78,8 +78,16 @@ def main():
     srv = Server(binary, model, "--parallel", str(a.parallel), "-c", str(a.ctx), "--queue", "256",
                  *(["-t", str(a.threads)] if a.threads else []))
     try:
-        # warm-up: every slot once, as long as the requests measured, so the KV
-        # cache pages they use are touched before RSS is read
+        # warm-up: a long prompt in every slot touches the KV cache pages the
+        # measured requests will use, then one round like them, so RSS growth
+        # afterwards is not first use of memory
+        touch = [threading.Thread(target=lambda k=k: openai.OpenAI(base_url=srv.url + "/v1", api_key="none").completions
+                                  .create(model="x", prompt=f"{k} " + "word " * (a.max_tokens + 96), max_tokens=1))
+                 for k in range(a.parallel)]
+        for t in touch:
+            t.start()
+        for t in touch:
+            t.join()
         run(srv.url, a.parallel, 1, a.max_tokens, 10000)
         m0 = srv.metrics()
         single = run(srv.url, 1, a.single_requests, a.max_tokens, 20000)
