@@ -32,8 +32,9 @@ const struct flm_type_traits *flm_quant_traits(enum flm_type t);
 
 // The quantizer llama.cpp's CPU backend applies to activations of type t (a
 // vec_dot_type) on the architecture flashlm is compiled for: on x86-64 the
-// _x86_ref variants for Q8_0 and Q8_1 (its AVX/AVX2 path), otherwise, and
-// for every other type, flm_quant_traits(t)->from_float. Use it for
+// _x86_ref variants for Q8_0 and Q8_1 (its AVX/AVX2 path), on AArch64 the
+// _arm_ref ones (its NEON path), otherwise, and for every other type,
+// flm_quant_traits(t)->from_float. Use it for
 // activations; use from_float for weights. NULL when t is not implemented.
 flm_from_float_fn flm_quant_act_from_float(enum flm_type t);
 
@@ -143,5 +144,11 @@ void flm_q8_K_quantize_ref(const float *x, void *y, int64_t k);
 // in rare elements that sit on (or within an ulp of) a rounding boundary.
 void flm_q8_0_quantize_x86_ref(const float *x, void *y, int64_t k);
 void flm_q8_1_quantize_x86_ref(const float *x, void *y, int64_t k);
+
+// The same as llama.cpp's AArch64 NEON build computes them: the portable
+// multiplier 1/(amax/127), halves rounded to even (its FCVTNS); s = f16(d *
+// sum). Differs from the _ref quantizer only on exact rounding ties.
+void flm_q8_0_quantize_arm_ref(const float *x, void *y, int64_t k);
+void flm_q8_1_quantize_arm_ref(const float *x, void *y, int64_t k);
 
 #endif
