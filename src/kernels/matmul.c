@@ -51,15 +51,16 @@ static void matmul_worker(void *arg, int ith, int nth) {
     }
 }
 
-void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
+static void matmul_impl(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
+                        void *scratch, bool single) {
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
     struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
     if (w->order == FLM_ORDER_Q4_K_TILED) {
         job.vec_dot = flm_kernel_q4_K_tiled(false);
         job.vec_dot4 = flm_kernel_q4_K_tiled(true);
-        job.n4 = n - n % 4;
-    } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
+        job.n4 = single ? 0 : n - n % 4;
+    } else if (!single && n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
         job.vec_dot = flm_kernel_kq_batch(w->type);
     } else if (w->order == FLM_ORDER_ROW && n >= 4) {
         job.rows4 = flm_kernel_vec_dot4(w->type);  // pairs with job.vec_dot (same ISA)
@@ -74,6 +75,16 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
         job.xq = scratch;
     }
     flm_pool_run(pool, matmul_worker, &job);
+}
+
+void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
+    matmul_impl(pool, w, x, n, y, scratch, false);
+}
+
+// rows4 stays: it gives the same bits as vec_dot per row.
+void flm_matmul_single_order(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
+                             void *scratch) {
+    matmul_impl(pool, w, x, n, y, scratch, true);
 }
 
 void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out) {

@@ -107,6 +107,11 @@ flm_status flm_context_truncate(struct flm_context *c, int32_t pos, struct flm_e
 }
 
 flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, bool all_logits, struct flm_err *err) {
+    return flm_eval_opts(c, tokens, n, all_logits, NULL, err);
+}
+
+flm_status flm_eval_opts(struct flm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err) {
     if (!c || (!tokens && n > 0) || n <= 0) return flm_err_set(err, FLM_ERR_INVALID, "eval: no tokens given");
     if (n > c->n_ctx - c->pos)
         return flm_err_set(err, FLM_ERR_CONTEXT,
@@ -120,13 +125,17 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
             return flm_err_set(err, FLM_ERR_INVALID, "eval: token %d at index %d is outside the vocabulary [0, %d)",
                                tokens[i], i, n_vocab);
-    c->one_token = n == 1;
+    c->row_order = opts && opts->row_order;
+    c->layers = opts ? opts->layers : NULL;
+    c->one_token = n == 1 || c->row_order;
     for (int32_t done = 0; done < n;) {
         int chunk = n - done < c->n_batch ? n - done : c->n_batch;
         flm_forward(c, tokens + done, chunk, all_logits);
         c->pos += chunk;
         done += chunk;
     }
+    c->row_order = false;
+    c->layers = NULL;
     c->all_logits = all_logits;
     c->n_logits = all_logits ? n : 1;
     return FLM_OK;

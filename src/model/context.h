@@ -33,6 +33,8 @@ struct flm_context {
     int32_t                 n_logits;   // rows valid in logits after the last eval
     bool                    all_logits;
     bool                    one_token;  // the current flm_eval has a single token (kernel choice)
+    bool                    row_order;  // this eval computes every row in one-token order (flm_eval_opts)
+    const uint8_t          *layers;     // [n_layer] this eval runs only layers with layers[il] != 0; NULL = all
     size_t                  memory;     // bytes allocated for all of the above
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
@@ -40,6 +42,23 @@ struct flm_context {
     void (*trace)(void *user, const char *name, int il, const float *data, size_t n);
     void  *trace_user;
 };
+
+// Options of one evaluation for speculative decoding (src/decode/spec.c).
+// The defaults (all zero) are flm_eval's.
+struct flm_eval_opts {
+    // Every row in the float order of a one-token pass (attention lanes and
+    // matmul kernels): a batched pass whose logits equal, bit for bit, those
+    // of evaluating its tokens one at a time. Verification uses it.
+    bool           row_order;
+    // [n_layer]: run only the layers with a non-zero entry, then the final
+    // norm and LM head (self-speculation drafts with the first layers or a
+    // subset). KV entries of skipped layers are left as they are. NULL = all.
+    const uint8_t *layers;
+};
+
+// flm_eval with options; opts NULL is flm_eval.
+flm_status flm_eval_opts(struct flm_context *ctx, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err);
 
 // Runs n <= n_batch tokens at positions pos..pos+n-1 and writes the logits
 // of the last token (or of all when all_logits). No checks: flm_eval checks.
