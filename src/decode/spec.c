@@ -42,6 +42,7 @@ struct flm_spec {
     int32_t                n_vocab;
     int32_t               *hist;     // [n_ctx + 1] the context's tokens, then the pending one
     int32_t                n_hist;
+    int32_t                n_seen;   // context position when spec last left it (-1: unknown tokens)
     uint8_t               *layers;   // [n_layer] SELF: the layers the drafter runs
     struct flm_context    *dctx;     // DRAFT: the draft model's context
     float                 *p_dense;  // [n_vocab] target distribution of one row
@@ -125,8 +126,7 @@ flm_status flm_spec_init(struct flm_spec **out, struct flm_context *ctx, const s
         flm_spec_free(sp);
         return s;
     }
-    sp->n_hist = ctx->pos;  // unknown tokens: flm_spec_begin refuses them unless truncated away
-    if (sp->n_hist > 0) sp->n_hist = -1;
+    sp->n_seen = ctx->pos > 0 ? -1 : 0;  // unknown tokens: flm_spec_begin refuses them unless truncated away
     *out = sp;
     return FLM_OK;
 }
@@ -149,13 +149,12 @@ struct flm_context *flm_spec_context(const struct flm_spec *sp) { return sp->ctx
 
 flm_status flm_spec_begin(struct flm_spec *sp, const int32_t *prompt, int32_t n_prompt, struct flm_err *err) {
     const int32_t pos = sp->ctx->pos;
-    if (sp->n_hist < 0 && pos == 0) sp->n_hist = 0;
-    if (sp->n_hist > pos) sp->n_hist = pos;
-    if (sp->n_hist != pos)
+    if (pos > 0 && pos > sp->n_seen)
         return flm_err_set(err, FLM_ERR_INVALID,
                            "spec: the context holds %d tokens the drafter has not seen (evaluate through "
                            "flm_generate_spec, or truncate the context)",
-                           pos - (sp->n_hist < 0 ? 0 : sp->n_hist));
+                           pos - (sp->n_seen < 0 ? 0 : sp->n_seen));
+    sp->n_hist = pos;
     if (n_prompt > sp->ctx->n_ctx - pos)
         return flm_err_set(err, FLM_ERR_CONTEXT, "spec: %d prompt tokens do not fit after %d of %d", n_prompt, pos,
                            sp->ctx->n_ctx);
@@ -165,12 +164,16 @@ flm_status flm_spec_begin(struct flm_spec *sp, const int32_t *prompt, int32_t n_
     return FLM_OK;
 }
 
-void flm_spec_push(struct flm_spec *sp, int32_t x) { sp->hist[sp->n_hist++] = x; }
+void flm_spec_push(struct flm_spec *sp, int32_t x) {
+    sp->hist[sp->n_hist++] = x;
+    sp->n_seen = sp->ctx->pos;
+}
 
 void flm_spec_rewind(struct flm_spec *sp, int32_t keep) {
     flm_context_truncate(sp->ctx, keep, NULL);
     if (sp->dctx && sp->dctx->pos > keep) flm_context_truncate(sp->dctx, keep, NULL);
     sp->n_hist = keep + 1;
+    sp->n_seen = keep;
 }
 
 // ---------------------------------------------------------------- controller
@@ -325,6 +328,7 @@ static int32_t plain_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t 
     sp->ctl.t1 = ema(sp->ctl.t1, now_s() - t0);
     sp->st.n_plain++;
     sp->hist[sp->n_hist++] = out[0];
+    sp->n_seen = sp->ctx->pos;
     return 1;
 }
 
@@ -359,6 +363,7 @@ int32_t flm_spec_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t max_
     if (sp->dctx && sp->dctx->pos > P + n) flm_context_truncate(sp->dctx, P + n, NULL);
     memcpy(sp->hist + sp->n_hist, out, sizeof(int32_t) * (size_t)n);
     sp->n_hist += n;
+    sp->n_seen = ctx->pos;
     int32_t j = 0;
     while (j < n && j < k && out[j] == sp->draft[j]) j++;
     learn(sp, k, j, verify_s, draft_s);
