@@ -120,6 +120,7 @@ struct flm_context_params {
     int32_t n_ctx;      // tokens of KV cache; 0 = min(model's training context, 4096)
     int32_t n_batch;    // tokens evaluated per forward pass in prefill
     int32_t n_threads;  // 0 = all cores
+    int32_t n_seq;      // independent sequences, each with n_ctx positions of KV cache (default 1)
 };
 struct flm_context_params flm_context_params_default(void);
 
@@ -142,6 +143,35 @@ flm_status flm_eval(struct flm_context *ctx, const int32_t *tokens, int32_t n, b
 // Logits (n_vocab floats) of token i of the last flm_eval (i = -1: the last
 // one). Valid until the next flm_eval on this context; NULL if not kept.
 const float *flm_get_logits(const struct flm_context *ctx, int32_t i);
+
+// ---------------------------------------------------------------- sequences
+//
+// A context made with n_seq > 1 holds that many independent sequences (say,
+// the conversations of a server's slots), each with its own KV cache, and
+// advances them together: one forward pass carries rows of every sequence,
+// so the weights are read once per pass for all of them. flm_eval,
+// flm_get_logits, flm_context_pos and flm_context_truncate act on sequence 0.
+
+struct flm_seq_batch {
+    int32_t        seq;         // 0 .. n_seq-1, at most once per call
+    const int32_t *tokens;
+    int32_t        n_tokens;    // >= 1
+    bool           all_logits;  // keep every token's logits (else only the last one's)
+};
+
+// Evaluates each item's tokens at its sequence's next positions, all items
+// together in passes of at most n_batch rows. The logits rows kept over all
+// items must not exceed n_batch (FLM_ERR_INVALID); FLM_ERR_CONTEXT names the
+// sequence whose tokens do not fit. On error nothing is evaluated.
+flm_status flm_eval_seqs(struct flm_context *ctx, const struct flm_seq_batch *items, int32_t n_items,
+                         struct flm_err *err);
+// Logits of token i of sequence seq in the last flm_eval_seqs (i = -1: its
+// last kept one); NULL when that call kept none for it.
+const float *flm_get_logits_seq(const struct flm_context *ctx, int32_t seq, int32_t i);
+int32_t      flm_context_n_seq(const struct flm_context *ctx);
+int32_t      flm_seq_pos(const struct flm_context *ctx, int32_t seq);  // -1 for a bad seq
+// Drops sequence seq's cached tokens from position pos on.
+flm_status   flm_seq_truncate(struct flm_context *ctx, int32_t seq, int32_t pos, struct flm_err *err);
 
 // ---------------------------------------------------------------- sampling
 
@@ -297,6 +327,42 @@ struct flm_chat_msg {
 // FLM_ERR_UNSUPPORTED names the template when it is not known.
 flm_status flm_chat_apply(const struct flm_model *model, const struct flm_chat_msg *msgs, size_t n_msgs,
                           bool add_assistant, char **out, struct flm_err *err);
+
+// ---------------------------------------------------------------- quantize
+
+// Called as the work advances: tensor i_tensor of n_tensors (file order) is
+// being written, and bytes_done of the input's bytes_total tensor bytes are
+// done. Return false to cancel (flm_quantize then returns FLM_ERR_CANCELLED).
+typedef bool (*flm_quantize_fn)(void *user, int64_t i_tensor, int64_t n_tensors, uint64_t bytes_done,
+                                uint64_t bytes_total);
+
+struct flm_quantize_params {
+    const char     *type;       // target file type, llama.cpp's names: "Q4_K_M", "Q8_0", "F16", ...
+    int32_t         n_threads;  // 0 = all cores
+    flm_quantize_fn on_progress;
+    void           *user;
+};
+// type "Q8_0", all cores, no progress callback.
+struct flm_quantize_params flm_quantize_params_default(void);
+
+// Writes the GGUF model in_path quantized to params->type at out_path, the
+// way llama.cpp's llama_model_quantize does (same per-tensor types, same
+// bytes, same metadata with general.file_type and
+// general.quantization_version set). Inputs of any type flashlm reads are
+// accepted; quantized tensors are dequantized first (llama.cpp's
+// allow_requantize), and tensors already of their target type are copied.
+// The output is written to a temporary file beside out_path, flushed to
+// disk and renamed over out_path only when complete: on any failure or
+// cancellation out_path is left as it was and the temporary file removed.
+// FLM_ERR_UNSUPPORTED: unknown type; FLM_ERR_INVALID: out_path is in_path
+// (also through links) or a directory; FLM_ERR_FORMAT: a malformed input or a
+// tensor with non-finite values; FLM_ERR_IO: reading or writing failed.
+flm_status flm_quantize(const char *in_path, const char *out_path, const struct flm_quantize_params *params,
+                        struct flm_err *err);
+
+// The file types flm_quantize offers, i = 0, 1, ...: the name, and in *desc
+// (if non-NULL) a one-line description. NULL past the end.
+const char *flm_quantize_type_name(int i, const char **desc);
 
 void flm_free(void *p);
 

@@ -126,7 +126,7 @@ flm_status flm_spec_init(struct flm_spec **out, struct flm_context *ctx, const s
         flm_spec_free(sp);
         return s;
     }
-    sp->n_seen = ctx->pos > 0 ? -1 : 0;  // unknown tokens: flm_spec_begin refuses them unless truncated away
+    sp->n_seen = flm_context_pos(ctx) > 0 ? -1 : 0;  // unknown tokens: flm_spec_begin refuses them unless truncated away
     *out = sp;
     return FLM_OK;
 }
@@ -148,7 +148,7 @@ struct flm_context *flm_spec_context(const struct flm_spec *sp) { return sp->ctx
 // ---------------------------------------------------------------- history
 
 flm_status flm_spec_begin(struct flm_spec *sp, const int32_t *prompt, int32_t n_prompt, struct flm_err *err) {
-    const int32_t pos = sp->ctx->pos;
+    const int32_t pos = flm_context_pos(sp->ctx);
     if (pos > 0 && pos > sp->n_seen)
         return flm_err_set(err, FLM_ERR_INVALID,
                            "spec: the context holds %d tokens the drafter has not seen (evaluate through "
@@ -158,7 +158,7 @@ flm_status flm_spec_begin(struct flm_spec *sp, const int32_t *prompt, int32_t n_
     if (n_prompt > sp->ctx->n_ctx - pos)
         return flm_err_set(err, FLM_ERR_CONTEXT, "spec: %d prompt tokens do not fit after %d of %d", n_prompt, pos,
                            sp->ctx->n_ctx);
-    if (sp->dctx && sp->dctx->pos > pos) flm_context_truncate(sp->dctx, pos, NULL);
+    if (sp->dctx && flm_context_pos(sp->dctx) > pos) flm_context_truncate(sp->dctx, pos, NULL);
     memcpy(sp->hist + sp->n_hist, prompt, sizeof(int32_t) * (size_t)n_prompt);
     sp->n_hist += n_prompt;
     return FLM_OK;
@@ -166,12 +166,12 @@ flm_status flm_spec_begin(struct flm_spec *sp, const int32_t *prompt, int32_t n_
 
 void flm_spec_push(struct flm_spec *sp, int32_t x) {
     sp->hist[sp->n_hist++] = x;
-    sp->n_seen = sp->ctx->pos;
+    sp->n_seen = flm_context_pos(sp->ctx);
 }
 
 void flm_spec_rewind(struct flm_spec *sp, int32_t keep) {
     flm_context_truncate(sp->ctx, keep, NULL);
-    if (sp->dctx && sp->dctx->pos > keep) flm_context_truncate(sp->dctx, keep, NULL);
+    if (sp->dctx && flm_context_pos(sp->dctx) > keep) flm_context_truncate(sp->dctx, keep, NULL);
     sp->n_hist = keep + 1;
     sp->n_seen = keep;
 }
@@ -254,7 +254,7 @@ static int32_t draft_pick(struct flm_spec *sp, struct flm_sampler *smp, int32_t 
 // pass or truncated away.
 static flm_status draft_self(struct flm_spec *sp, struct flm_sampler *smp, int32_t k, struct flm_err *err) {
     const struct flm_eval_opts o = {.layers = sp->layers};
-    const int32_t P = sp->ctx->pos;
+    const int32_t P = flm_context_pos(sp->ctx);
     flm_status s = FLM_OK;
     for (int32_t i = 0; i < k && !s; i++) {
         const int32_t tok = i == 0 ? sp->hist[sp->n_hist - 1] : sp->draft[i - 1];
@@ -267,7 +267,7 @@ static flm_status draft_self(struct flm_spec *sp, struct flm_sampler *smp, int32
 // DRAFT: the draft model first catches up on the tokens it has not seen (in
 // one pass), then drafts one token at a time.
 static flm_status draft_model(struct flm_spec *sp, struct flm_sampler *smp, int32_t k, struct flm_err *err) {
-    const int32_t have = sp->dctx->pos;
+    const int32_t have = flm_context_pos(sp->dctx);
     flm_status s = flm_eval(sp->dctx, sp->hist + have, sp->n_hist - have, false, err);
     for (int32_t i = 0; i < k && !s; i++) {
         sp->draft[i] = draft_pick(sp, smp, i, flm_get_logits(sp->dctx, -1));
@@ -328,14 +328,14 @@ static int32_t plain_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t 
     sp->ctl.t1 = ema(sp->ctl.t1, now_s() - t0);
     sp->st.n_plain++;
     sp->hist[sp->n_hist++] = out[0];
-    sp->n_seen = sp->ctx->pos;
+    sp->n_seen = flm_context_pos(sp->ctx);
     return 1;
 }
 
 int32_t flm_spec_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t max_out, int32_t *out,
                       struct flm_err *err) {
     struct flm_context *ctx = sp->ctx;
-    const int32_t P = ctx->pos;
+    const int32_t P = flm_context_pos(ctx);
     int32_t kmax = sp->p.draft_max;
     if (kmax > max_out - 1) kmax = max_out - 1;
     if (kmax > ctx->n_ctx - P - 1) kmax = ctx->n_ctx - P - 1;
@@ -360,10 +360,10 @@ int32_t flm_spec_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t max_
     const double verify_s = now_s() - t0;
     // keep x and the accepted drafts: the last token out is pending
     flm_context_truncate(ctx, P + n, NULL);
-    if (sp->dctx && sp->dctx->pos > P + n) flm_context_truncate(sp->dctx, P + n, NULL);
+    if (sp->dctx && flm_context_pos(sp->dctx) > P + n) flm_context_truncate(sp->dctx, P + n, NULL);
     memcpy(sp->hist + sp->n_hist, out, sizeof(int32_t) * (size_t)n);
     sp->n_hist += n;
-    sp->n_seen = ctx->pos;
+    sp->n_seen = flm_context_pos(ctx);
     int32_t j = 0;
     while (j < n && j < k && out[j] == sp->draft[j]) j++;
     learn(sp, k, j, verify_s, draft_s);
