@@ -23,8 +23,8 @@ static const char *const models[] = {"SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3
 static const char *const prompts[] = {
     "def add(a, b):\n    return a + b\n\ndef sub(a, b):\n    return a - b\n\n# Rewrite both functions with type hints:\n",
     "The capital of France is",
-    "<|im_start|>user\nRepeat exactly: the quick brown fox jumps over the lazy dog. the quick brown fox<|im_end|>\n"
-    "<|im_start|>assistant\n",
+    ("<|im_start|>user\nRepeat exactly: the quick brown fox jumps over the lazy dog. the quick brown fox<|im_end|>\n"
+     "<|im_start|>assistant\n"),
     "1, 2, 3, 4, 5, 6, 7, 8,",
     "Once upon a time, in a small village by the sea, there lived",
     "<start_of_turn>user\nWrite a haiku about rain.<end_of_turn>\n<start_of_turn>model\n",
