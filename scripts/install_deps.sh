@@ -6,7 +6,7 @@
 #   --test     also what the tests need: cmocka, clang (libFuzzer), the
 #              aarch64 cross compiler and qemu-user for the ARM kernel tests
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3-pip unzip ca-certificates)
+pkgs=(build-essential cmake pkg-config python3-pip python3-venv unzip ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
     pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
 fi
