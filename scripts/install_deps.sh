@@ -7,16 +7,20 @@
 #              aarch64 cross compiler and qemu-user for the ARM kernel tests
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config python3-pip python3-venv unzip ca-certificates)
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
 if [[ "${1:-}" == "--test" ]]; then
     pkgs+=(libcmocka-dev clang libclang-rt-14-dev)
+    # ARM: cross compiler, qemu-user, and cmocka for arm64 from Debian
+    # multiarch (which also brings libc6:arm64, the loader qemu-aarch64 uses)
+    pkgs+=(gcc-aarch64-linux-gnu qemu-user libcmocka-dev:arm64)
+    dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
 fi
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-    SUDO=""
-    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi

@@ -2,8 +2,10 @@
 # test.sh - the second command: installs what the tests need, fetches both
 # default models, and runs every test twice: in a Release build and in an
 # AddressSanitizer + UndefinedBehaviorSanitizer build; then a clang build
-# (warning-free with -Werror) and a short fuzz run of the GGUF reader and the
-# tokenizers (clang libFuzzer).
+# (warning-free with -Werror), an aarch64 cross build whose unit tests run
+# under qemu-user on two CPU models (ARMv8.0 NEON only, and one with the
+# dot-product extension, so both kernel paths run), and a short fuzz run of
+# the GGUF reader and the tokenizers (clang libFuzzer).
 #
 # Usage: scripts/test.sh [--quick]   (--quick: Release build only, no fuzzing)
 set -euo pipefail
@@ -27,6 +29,15 @@ cmake --build build-san -j"$jobs"
 echo "== clang build (warnings are errors)"
 CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-clang -j"$jobs"
+
+echo "== aarch64 cross build + kernel tests under qemu"
+# Every unit test but the e2e ones (real models under emulation are slow).
+cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake >/dev/null
+cmake --build build-arm64 -j"$jobs"
+for cpu in cortex-a53:neon max:dotprod; do
+    echo "-- qemu-aarch64 -cpu ${cpu%%:*} (expects ${cpu##*:})"
+    (cd build-arm64 && QEMU_CPU=${cpu%%:*} FLM_EXPECT_ISA=${cpu##*:} ctest --output-on-failure -j"$jobs" -LE e2e)
+done
 
 echo "== fuzzing (libFuzzer, 20 s per target)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFLM_FUZZ=ON -DFLM_SANITIZE=ON -DFLM_TESTS=OFF \
