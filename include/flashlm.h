@@ -259,7 +259,8 @@ struct flm_spec_params {
     enum flm_spec_mode      mode;
     int32_t                 draft_max;    // most tokens drafted per pass (default 8; at most n_batch - 1 and 32)
     bool                    adaptive;     // adapt the draft length, fall back to plain decoding (default true)
-    const char             *self_layers;  // SELF: "N" = the first N layers, "a-b,c,..." = those layers; NULL = first half
+    const char             *self_layers;  // SELF: "N" = the first N layers, "a-b,c,..." = those layers;
+                                          //   NULL = all but the middle third
     const struct flm_model *draft_model;  // DRAFT: borrowed, must outlive the flm_spec
     int32_t                 ngram_min;    // LOOKUP: shortest n-gram matched (default 2)
     int32_t                 ngram_max;    // LOOKUP: longest n-gram matched, tried first (default 4)

@@ -8,11 +8,12 @@
 #include <string.h>
 
 const char *cli_usage_spec =
-    "      --spec MODE         speculative decoding: lookup (n-grams of the context), self (the model's\n"
-    "                          first layers draft), draft (a smaller model drafts; needs --draft)\n"
+    "      --spec MODE         speculative decoding: lookup (n-grams of the context), self (a subset of\n"
+    "                          the model's own layers drafts), draft (a smaller model drafts; needs --draft)\n"
     "      --draft FILE        draft model with the same vocabulary (--spec draft)\n"
     "      --draft-max N       most tokens drafted per verification pass (default 8, at most 32)\n"
-    "      --spec-layers L     --spec self: first L layers, or a list like 0-7,9 (default: first half)\n"
+    "      --spec-layers L     --spec self: the first L layers, or a list like 0-7,9 (default: all but\n"
+    "                          the middle third)\n"
     "      --ngram A-B         --spec lookup: n-gram sizes matched, longest first (default 2-4)\n"
     "      --no-adapt          keep the draft length fixed; never fall back to plain decoding\n";
 

@@ -140,7 +140,7 @@ static void test_layers(void **state) {
     assert_int_equal(flm_spec_parse_layers("0-2,5,8-9", 10, m, &err), FLM_OK);
     assert_memory_equal(m, ((uint8_t[10]){1, 1, 1, 0, 0, 1, 0, 0, 1, 1}), 10);
     assert_int_equal(flm_spec_parse_layers(NULL, 10, m, &err), FLM_OK);
-    assert_memory_equal(m, ((uint8_t[10]){1, 1, 1, 1, 1, 0, 0, 0, 0, 0}), 10);
+    assert_memory_equal(m, ((uint8_t[10]){1, 1, 1, 0, 0, 0, 1, 1, 1, 1}), 10);
     const char *bad[] = {"0", "11", "x", "3-1", "0-10", "1,,2", "2-", "-1", "1;2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.msg[0] = '\0';
