@@ -44,5 +44,8 @@ char *cli_read_file(const char *path, size_t *len);
 int cmd_chat(const struct opts *o);
 int cmd_inspect(const struct opts *o);
 int cmd_bench(const struct opts *o);
+// `flashlm quantize` parses its own arguments (IN OUT, no model option).
+int  cmd_quantize(int argc, char **argv);
+void cli_quantize_usage(void);
 
 #endif

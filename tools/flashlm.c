@@ -1,4 +1,5 @@
-// flashlm.c - the command-line tool: run, chat, perplexity, inspect.
+// flashlm.c - the command-line tool: run, chat, perplexity, inspect, bench,
+// quantize.
 //
 // The only place that prints usage or turns a status into an exit code:
 // 0 success, 1 runtime failure (bad file, context full, ...), 2 bad usage.
@@ -25,6 +26,7 @@ static const char *usage_main =
     "  perplexity  perplexity of a text file\n"
     "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
     "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
+    "  quantize    write a model quantized to Q4_K_M, Q8_0, ... (as llama.cpp's quantize)\n"
     "\n"
     "Run 'flashlm <command> --help' for the options of a command.\n";
 
@@ -70,6 +72,8 @@ static void print_usage(const char *cmd) {
                "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
                "      one JSON object on stdout\n%s",
                usage_common);
+    } else if (!strcmp(cmd, "quantize")) {
+        cli_quantize_usage();
     } else if (!strcmp(cmd, "inspect")) {
         printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
                "the model needs.\n\n      --tensors           list every tensor\n");
@@ -309,13 +313,14 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench"};
+    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "quantize"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
         fprintf(stderr, "flashlm: unknown command '%s'\n\n%s", cmd, usage_main);
         return EXIT_USAGE;
     }
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
     struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5};
     int r = parse_opts(cmd, argc - 2, argv + 2, &o);
     if (r == -1) {

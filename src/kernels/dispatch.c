@@ -176,6 +176,24 @@ flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4) {
     return group4 ? flm_q4_K_dot_group4_ref : flm_q4_K_dot_single_ref;
 }
 
+flm_vec_dot4_fn flm_kernel_q4_K_tiled4(void) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX2) return flm_q4_K_dot4_group4_avx2;
+#endif
+    return NULL;
+}
+
+flm_vec_dot4_fn flm_kernel_kq_batch4(enum flm_type t) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX2) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot4_batch_avx2;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot4_batch_avx2;
+    }
+#endif
+    (void)t;
+    return NULL;
+}
+
 flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t) {
 #if defined(__x86_64__)
     if (flm_cpu_isa() >= FLM_ISA_AVX2) {

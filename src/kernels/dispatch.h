@@ -55,5 +55,10 @@ flm_attention_fn flm_kernel_attention(void);
 // has it: the same bits as the references.
 flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4);
 flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t);
+// Four activation rows per call with exactly the bits of the above (the
+// group-of-four Q4_K order; the batched order of type t); NULL where only
+// the one-row version exists.
+flm_vec_dot4_fn flm_kernel_q4_K_tiled4(void);
+flm_vec_dot4_fn flm_kernel_kq_batch4(enum flm_type t);
 
 #endif

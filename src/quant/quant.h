@@ -38,6 +38,12 @@ const struct flm_type_traits *flm_quant_traits(enum flm_type t);
 // activations; use from_float for weights. NULL when t is not implemented.
 flm_from_float_fn flm_quant_act_from_float(enum flm_type t);
 
+// Index of the first element of n elements of type t (n a multiple of the
+// block size) that is not finite, or lies in a block whose f16/f32 scale or
+// minimum is not finite; -1 when all are finite (always for integer types).
+// The check ggml_validate_row_data makes: llama.cpp refuses such tensors.
+int64_t flm_quant_find_nonfinite(enum flm_type t, const void *data, int64_t n);
+
 // ---------------------------------------------------------------- per-format oracles
 //
 // For every format <f>:
