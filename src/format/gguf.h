@@ -149,9 +149,15 @@ flm_status flm_gguf_writer_kv_scalar(struct flm_gguf_writer *w, const char *key,
 flm_status flm_gguf_writer_kv_arr(struct flm_gguf_writer *w, const char *key, enum flm_gguf_vtype elem,
                                   const void *data, uint64_t n);  // numeric elements
 flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+// Copies key/value i of an open file byte for byte (general.alignment also
+// sets the layout, as kv_u32 does).
+flm_status flm_gguf_writer_kv_copy(struct flm_gguf_writer *w, const struct flm_gguf *g, int64_t i);
 flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type,
                                   uint32_t n_dims, const int64_t *ne, const void *data, size_t nbytes);
-// Serializes to a malloc'd buffer (caller frees) or to a file.
+// Serializes to a malloc'd buffer (caller frees) or to a file. The file is
+// written to a temporary file beside path (path.tmp.XXXXXX), synced, and
+// renamed over path only when complete; on failure the temporary file is
+// removed and path is untouched.
 flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
 flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, struct flm_err *err);
 

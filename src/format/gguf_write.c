@@ -7,6 +7,9 @@
 #include "format/gguf_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +211,55 @@ flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key
     return kv_end(w, key, mark, ok);
 }
 
+// Bytes of key/value i as the file holds them, from its key's length prefix
+// to the end of its value.
+static uint64_t kv_span(const struct flm_gguf *g, int64_t i, const uint8_t **start) {
+    const struct gguf_kv *kv = &g->kv[i];
+    *start = (const uint8_t *)kv->key.ptr - 8;
+    const uint8_t *end;
+    if (kv->type == FLM_GGUF_STRING) {
+        uint64_t len;
+        memcpy(&len, kv->val, 8);
+        end = kv->val + 8 + len;
+    } else if (kv->type == FLM_GGUF_ARRAY && kv->arr_type == FLM_GGUF_STRING) {
+        end = kv->val;
+        if (kv->arr_len) {
+            uint64_t len;
+            memcpy(&len, g->base + kv->str_off[kv->arr_len - 1], 8);
+            end = g->base + kv->str_off[kv->arr_len - 1] + 8 + len;
+        }
+    } else if (kv->type == FLM_GGUF_ARRAY) {
+        end = kv->val + kv->arr_len * flm_gguf_vtype_size(kv->arr_type);
+    } else {
+        end = kv->val + flm_gguf_vtype_size(kv->type);
+    }
+    return (uint64_t)(end - *start);
+}
+
+flm_status flm_gguf_writer_kv_copy(struct flm_gguf_writer *w, const struct flm_gguf *g, int64_t i) {
+    if (!w || !g || i < 0 || i >= g->n_kv) return FLM_ERR_INVALID;
+    const struct gguf_kv *kv = &g->kv[i];
+    char *key = strndup(kv->key.ptr, (size_t)kv->key.len);
+    if (!key) return FLM_ERR_NOMEM;
+    flm_status st;
+    if (is_align_key(key)) {  // the reader checked it is a u32 power of two
+        uint32_t a;
+        memcpy(&a, kv->val, 4);
+        st = flm_gguf_writer_kv_u32(w, key, a);
+    } else {
+        const uint8_t *start;
+        uint64_t n = kv_span(g, i, &start);
+        size_t mark;
+        st = kv_begin(w, key, kv->type, &mark);
+        if (st == FLM_OK) {
+            w->kv.n = mark;  // kv_begin wrote the key: replace it by the file's bytes
+            st = kv_end(w, key, mark, n <= SIZE_MAX && wbuf_put(&w->kv, start, (size_t)n));
+        }
+    }
+    free(key);
+    return st;
+}
+
 // ---------------------------------------------------------------- tensors
 
 // Bytes of a tensor of this shape, or SIZE_MAX when the shape is invalid.
@@ -266,6 +318,13 @@ flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, e
 
 // ---------------------------------------------------------------- serialization
 
+// mkstemp makes the file 0600; a model file is 0644 less the umask, as fopen would make it.
+static int fchmod_path(const char *p) {
+    mode_t um = umask(0);
+    umask(um);
+    return chmod(p, 0666 & ~um);
+}
+
 static uint64_t pad_to(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size) {
@@ -315,16 +374,41 @@ flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, 
     size_t size;
     flm_status st = flm_gguf_writer_to_buffer(w, &buf, &size);
     if (st != FLM_OK) return flm_err_set(err, st, "gguf: %s: cannot serialize: %s", path, flm_status_str(st));
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        char e[128];
-        const char *why = flm_gguf_errstr(errno, e, sizeof e);
+    // a temporary file beside the target, renamed over it only when complete
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
         free(buf);
-        return flm_err_set(err, FLM_ERR_IO, "gguf: %s: cannot create: %s", path, why);
+        return flm_err_set(err, FLM_ERR_NOMEM, "gguf: %s: out of memory", path);
     }
-    bool ok = fwrite(buf, 1, size, f) == size;
-    ok = (fclose(f) == 0) && ok;
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    char e[128];
+    if (fd < 0) {
+        const char *why = flm_gguf_errstr(errno, e, sizeof e);
+        free(tmp);
+        free(buf);
+        return flm_err_set(err, FLM_ERR_IO, "gguf: %s: cannot create a temporary file beside it: %s", path, why);
+    }
+    const char *what = NULL;
+    for (size_t done = 0; !what && done < size;) {
+        ssize_t k = write(fd, (const char *)buf + done, size - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) what = "write";
+        else done += (size_t)k;
+    }
+    int saved = errno;
+    if (!what && fsync(fd) != 0) what = "fsync", saved = errno;
+    if (close(fd) != 0 && !what) what = "close", saved = errno;
+    if (!what && fchmod_path(tmp) != 0) what = "chmod", saved = errno;
+    if (!what && rename(tmp, path) != 0) what = "rename", saved = errno;
     free(buf);
-    if (!ok) return flm_err_set(err, FLM_ERR_IO, "gguf: %s: write failed (%zu bytes)", path, size);
+    if (what) {
+        unlink(tmp);
+        free(tmp);
+        return flm_err_set(err, FLM_ERR_IO, "gguf: %s: %s failed (%zu bytes): %s", path, what, size,
+                           flm_gguf_errstr(saved, e, sizeof e));
+    }
+    free(tmp);
     return FLM_OK;
 }

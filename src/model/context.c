@@ -42,8 +42,16 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     if (p.n_batch == 0) p.n_batch = 64;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
 
+    int32_t level = -1;
+    if (p.sparsity != 0.0f) {
+        if (!(p.sparsity > 0.0f && p.sparsity < 100.0f))
+            return flm_err_set(err, FLM_ERR_INVALID, "context: sparsity %g is not a level in (0, 1) or (0, 100)",
+                               (double)p.sparsity);
+        if ((level = flm_sparse_level_find(&m->sparse, p.sparsity, err)) < 0) return FLM_ERR_INVALID;
+    }
     struct flm_context *c = calloc(1, sizeof *c);
     if (!c) return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory");
+    c->sparse_level = level;
     c->model = m;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
@@ -71,6 +79,12 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     c->qh = alloc_n((size_t)nt * hp->head_dim, sizeof(uint16_t), &ok);
     c->qscratch = alloc_n(max_scratch(m, p.n_batch), 1, &ok);
     c->logits = alloc_n(nb * hp->n_vocab, sizeof(float), &ok);
+    if (level >= 0) {
+        c->mask = (struct flm_neuron_mask){.n_ff = hp->n_ff, .live = alloc_n((size_t)hp->n_ff, sizeof(int32_t), &ok)};
+        c->block_live = alloc_n((size_t)hp->n_ff, 1, &ok);
+        c->ones = alloc_n((size_t)hp->n_ff, sizeof(float), &ok);
+        for (int32_t i = 0; ok && i < hp->n_ff; i++) c->ones[i] = 1.0f;
+    }
     if (!ok) {
         flm_context_free(c);
         return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory for n_ctx %d, n_batch %d", p.n_ctx, p.n_batch);
@@ -78,7 +92,8 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     c->memory = (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
                 nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
                       (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff + (size_t)hp->n_vocab) * sizeof(float) +
-                (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch);
+                (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch) +
+                (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0);
     *out = c;
     return FLM_OK;
 }
@@ -87,7 +102,7 @@ void flm_context_free(struct flm_context *c) {
     if (!c) return;
     flm_pool_free(c->pool);
     void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->xb2, c->q, c->k, c->v, c->att,
-                    c->hb, c->hb2, c->scores, c->qh, c->qscratch, c->logits};
+                    c->hb, c->hb2, c->scores, c->qh, c->qscratch, c->logits, c->mask.live, c->block_live, c->ones};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }
@@ -96,6 +111,8 @@ int32_t flm_context_n_ctx(const struct flm_context *c) { return c->n_ctx; }
 size_t flm_context_memory(const struct flm_context *c) { return c->memory; }
 int32_t flm_context_n_batch(const struct flm_context *c) { return c->n_batch; }
 const struct flm_model *flm_context_model(const struct flm_context *c) { return c->model; }
+void flm_context_sparse_stats(const struct flm_context *c, struct flm_sparse_stats *out) { *out = c->sparse_stats; }
+void flm_context_sparse_stats_reset(struct flm_context *c) { memset(&c->sparse_stats, 0, sizeof c->sparse_stats); }
 int32_t flm_context_pos(const struct flm_context *c) { return c->pos; }
 
 flm_status flm_context_truncate(struct flm_context *c, int32_t pos, struct flm_err *err) {

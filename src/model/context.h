@@ -33,6 +33,12 @@ struct flm_context {
     int32_t                 n_logits;   // rows valid in logits after the last eval
     bool                    all_logits;
     bool                    one_token;  // the current flm_eval has a single token (kernel choice)
+    // activation sparsity (sparse/sparse.h); sparse_level -1: dense FFN
+    int32_t                 sparse_level;
+    struct flm_neuron_mask  mask;       // live neurons of the token and layer being computed
+    uint8_t                *block_live; // [n_ff] down column blocks holding a live neuron
+    float                  *ones;       // [n_ff] 1.0f: act(gate) through the gated kernels
+    struct flm_sparse_stats sparse_stats;
     size_t                  memory;     // bytes allocated for all of the above
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
@@ -43,6 +49,9 @@ struct flm_context {
 
 // Runs n <= n_batch tokens at positions pos..pos+n-1 and writes the logits
 // of the last token (or of all when all_logits). No checks: flm_eval checks.
+// The FFN of n tokens with activation sparsity: c->xb (normed input) -> c->xb2.
+void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n);
+
 void flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, bool all_logits);
 
 #endif

@@ -114,6 +114,11 @@ static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
     if (!m->layers) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory for %d layers", hp->n_layer);
     for (int il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(&b, il))) return st;
+    // activation thresholds, when flashlm calibrate added them
+    if ((st = flm_sparse_levels_load(&m->sparse, m->gguf, err))) return st;
+    for (int il = 0; il < hp->n_layer && m->sparse.n_levels; il++)
+        if ((st = flm_sparse_layer_load(m->gguf, il, hp->n_ff, m->sparse.n_levels, &m->layers[il].sparse_thr, err)))
+            return st;
     return FLM_OK;
 }
 

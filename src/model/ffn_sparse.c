@@ -1,0 +1,58 @@
+// ffn_sparse.c - the gated FFN with activation sparsity (CHESS thresholds):
+// gate for all neurons, then per token the mask of neurons whose |act(gate)|
+// reaches their threshold, up only for those rows and down only for the
+// column blocks that hold them. The dense FFN (forward.c) is untouched; this
+// path runs only when a context asks for a sparsity level.
+#include "model/context.h"
+
+#include "kernels/matmul_sparse.h"
+
+#include <string.h>
+
+static void trace(struct flm_context *c, const char *name, int il, const float *x, size_t n) {
+    if (c->trace) c->trace(c->trace_user, name, il, x, n);
+}
+
+// act(gate) in place, through the gated kernels with a gate of ones (x * 1 is exact).
+static void activate(struct flm_context *c, float *a, int64_t n) {
+    if (c->model->hp.act == FLM_ACT_GELU) flm_geglu_table(a, a, c->ones, n, c->model->gelu_table);
+    else flm_swiglu(a, a, c->ones, n);
+}
+
+static void count(struct flm_context *c, const struct flm_layer *l, int32_t n_live, int32_t n_blocks) {
+    const struct flm_hparams *hp = &c->model->hp;
+    struct flm_sparse_stats *s = &c->sparse_stats;
+    const uint64_t gate = (uint64_t)l->w_gate.n_rows * l->w_gate.row_bytes;
+    const uint64_t up = (uint64_t)l->w_up.n_rows * l->w_up.row_bytes;
+    const uint64_t down = (uint64_t)l->w_down.n_rows * l->w_down.row_bytes;
+    const int64_t bs = flm_matmul_col_block(&l->w_down);
+    s->n_token_layers++;
+    s->n_neurons += hp->n_ff;
+    s->n_live += n_live;
+    s->bytes_dense += gate + up + down;
+    s->bytes_sparse += gate + (uint64_t)n_live * l->w_up.row_bytes +
+                       (uint64_t)l->w_down.n_rows * (uint64_t)n_blocks * flm_type_row_size(l->w_down.type, bs);
+    s->bytes_bundled += gate + (uint64_t)n_live * (l->w_up.row_bytes + flm_type_row_size(FLM_TYPE_Q8_0, hp->n_embd));
+}
+
+void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+    const struct flm_hparams *hp = &c->model->hp;
+    const int E = hp->n_embd, F = hp->n_ff;
+    const float *thr = l->sparse_thr + (size_t)c->sparse_level * (size_t)F;
+    const int64_t bs = flm_matmul_col_block(&l->w_down);
+    flm_matmul(c->pool, &l->w_gate, c->xb, n, c->hb, c->qscratch);
+    trace(c, "ffn_gate", il, c->hb, (size_t)n * F);
+    for (int t = 0; t < n; t++) {
+        float *a = c->hb + (size_t)t * F, *u = c->hb2 + (size_t)t * F;
+        activate(c, a, F);
+        const int32_t n_live = flm_sparse_mask_fill(&c->mask, a, thr);
+        memset(u, 0, sizeof(float) * (size_t)F);
+        flm_matmul_rows(c->pool, &l->w_up, c->xb + (size_t)t * E, c->mask.live, n_live, u, c->qscratch);
+        for (int32_t k = 0; k < n_live; k++) a[c->mask.live[k]] *= u[c->mask.live[k]];
+        const int32_t n_blocks = flm_sparse_mask_blocks(&c->mask, (int32_t)bs, c->block_live);
+        flm_matmul_cols(c->pool, &l->w_down, a, c->block_live, c->xb2 + (size_t)t * E, c->qscratch);
+        count(c, l, n_live, n_blocks);
+    }
+    trace(c, "ffn_up", il, c->hb2, (size_t)n * F);
+    trace(c, hp->act == FLM_ACT_GELU ? "ffn_geglu" : "ffn_swiglu", il, c->hb, (size_t)n * F);
+}

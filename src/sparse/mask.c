@@ -1,0 +1,27 @@
+// mask.c - per-token neuron masks from activations and thresholds.
+#include "sparse/sparse.h"
+
+#include <math.h>
+#include <string.h>
+
+int32_t flm_sparse_mask_fill(struct flm_neuron_mask *m, float *act, const float *thr) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < m->n_ff; i++) {
+        if (fabsf(act[i]) >= thr[i]) m->live[n++] = i;
+        else act[i] = 0.0f;
+    }
+    m->n_live = n;
+    return n;
+}
+
+int32_t flm_sparse_mask_blocks(const struct flm_neuron_mask *m, int32_t bs, uint8_t *block_live) {
+    const int32_t nb = (m->n_ff + bs - 1) / bs;
+    memset(block_live, 0, (size_t)nb);
+    int32_t n = 0;
+    for (int32_t k = 0; k < m->n_live; k++) {
+        uint8_t *b = &block_live[m->live[k] / bs];
+        n += !*b;
+        *b = 1;
+    }
+    return n;
+}

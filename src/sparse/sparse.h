@@ -1,0 +1,114 @@
+// sparse.h - activation sparsity of gated FFNs: channel-wise thresholds,
+// their calibration, how they sit in a GGUF file, and the per-token neuron
+// masks that say which FFN weights are needed at all.
+//
+// A gated FFN computes down(act(gate(x)) * up(x)). Neuron i (one row of
+// gate and up, one column of down) contributes nothing when act(gate_i) is
+// zero, so when |act(gate_i)| falls under a threshold t_i the neuron is
+// dropped: its up row and down column are neither computed nor read.
+//
+// Thresholds follow CHESS (He et al., 2024, channel-wise thresholding): the
+// error of dropping neuron i is about |act_i| * E|up_i|, so for a target
+// sparsity s one value lambda_s per layer is chosen such that a fraction s of
+// the calibration's |act_i| * E|up_i| (over all tokens and channels of the
+// layer) lies under it, and each channel gets t_i = lambda_s / E|up_i|. With
+// FLM_SPARSE_PER_LAYER every channel gets the same t = lambda_s computed on
+// |act_i| alone (CATS).
+//
+// In a GGUF file (written by flashlm calibrate, read by the model loader):
+//   flashlm.sparsity.levels   f32 array, the sparsity levels s (0 < s < 1, ascending, at most 16)
+//   flashlm.sparsity.method   string "chess" or "cats"
+//   flashlm.sparsity.tokens   u32, calibration tokens
+//   blk.N.ffn_sparse_thr      f32 tensor ne = [n_ff, n_levels]: row j = thresholds of level j
+//
+// Nothing here allocates in the decode loop: masks use memory their owner
+// sized once.
+#ifndef FLM_SPARSE_SPARSE_H
+#define FLM_SPARSE_SPARSE_H
+
+#include "core/status.h"
+#include "format/gguf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FLM_SPARSE_MAX_LEVELS 16
+#define FLM_SPARSE_KEY_LEVELS "flashlm.sparsity.levels"
+#define FLM_SPARSE_KEY_METHOD "flashlm.sparsity.method"
+#define FLM_SPARSE_KEY_TOKENS "flashlm.sparsity.tokens"
+#define FLM_SPARSE_TENSOR     "ffn_sparse_thr"  // blk.N.<this>
+
+// ---------------------------------------------------------------- masks
+
+// The live neurons of one token in one layer: what the FFN computes and what
+// a weight store has to make present (up rows and down columns live[0..n_live)).
+struct flm_neuron_mask {
+    int32_t  n_ff;
+    int32_t  n_live;
+    int32_t *live;  // [n_ff] ascending neuron indices; the first n_live are valid (owned by whoever sized it)
+};
+
+// Fills m from the activations act[0..n_ff) and thresholds thr[0..n_ff): a
+// neuron lives when |act_i| >= thr_i; dead activations are set to 0.
+// Returns m->n_live.
+int32_t flm_sparse_mask_fill(struct flm_neuron_mask *m, float *act, const float *thr);
+
+// Marks in block_live[0..n_ff/bs) the blocks of bs neurons that hold a live
+// neuron (a column block of a quantized down matrix); returns their count.
+int32_t flm_sparse_mask_blocks(const struct flm_neuron_mask *m, int32_t bs, uint8_t *block_live);
+
+// ---------------------------------------------------------------- thresholds in a model
+
+struct flm_sparse_levels {
+    int32_t n_levels;                      // 0: the file has no thresholds
+    float   levels[FLM_SPARSE_MAX_LEVELS]; // ascending fractions in (0, 1)
+};
+
+// Reads and validates the levels key; n_levels 0 when the file has none.
+flm_status flm_sparse_levels_load(struct flm_sparse_levels *out, const struct flm_gguf *g, struct flm_err *err);
+
+// Layer il's thresholds: *thr points to n_levels rows of n_ff floats in the
+// file (valid while g is open). FLM_ERR_FORMAT naming the tensor when it is
+// missing, misshapen, not f32, or holds a negative or NaN value.
+flm_status flm_sparse_layer_load(const struct flm_gguf *g, int il, int64_t n_ff, int32_t n_levels,
+                                 const float **thr, struct flm_err *err);
+
+// Index of level s in lv (|s - level| < 0.005; s may also be given in percent,
+// e.g. 50), or -1 with a message listing the levels the file has.
+int32_t flm_sparse_level_find(const struct flm_sparse_levels *lv, float s, struct flm_err *err);
+
+// ---------------------------------------------------------------- calibration
+
+enum flm_sparse_method { FLM_SPARSE_CHESS = 0, FLM_SPARSE_PER_LAYER = 1 };
+
+struct flm_sparse_calib;
+
+flm_status flm_sparse_calib_init(struct flm_sparse_calib **out, int32_t n_layer, int32_t n_ff, struct flm_err *err);
+void       flm_sparse_calib_free(struct flm_sparse_calib *c);
+
+// Adds n_tok tokens of layer il: act[t * n_ff + i] = act(gate) and
+// up[t * n_ff + i] = up(x) of channel i.
+void flm_sparse_calib_add(struct flm_sparse_calib *c, int32_t il, const float *act, const float *up, int32_t n_tok);
+
+int64_t flm_sparse_calib_tokens(const struct flm_sparse_calib *c, int32_t il);
+
+// Thresholds of every layer for n_levels ascending levels in (0, 1):
+// thr[(il * n_levels + j) * n_ff + i]. FLM_ERR_INVALID when a layer saw no
+// tokens or a level is out of range.
+flm_status flm_sparse_calib_thresholds(const struct flm_sparse_calib *c, enum flm_sparse_method method,
+                                       const float *levels, int32_t n_levels, float *thr, struct flm_err *err);
+
+// ---------------------------------------------------------------- writing
+
+// FLM_ERR_INVALID when path names the file at src_path (same device and inode).
+flm_status flm_sparse_check_output(const char *src_path, const char *path, struct flm_err *err);
+
+// Writes a copy of src (every key and tensor byte for byte, minus any earlier
+// flashlm.sparsity.* keys and ffn_sparse_thr tensors) plus the thresholds to
+// path, through a temporary file renamed into place on success. Refuses a
+// path that is src's own file (same device and inode).
+flm_status flm_sparse_write(const struct flm_gguf *src, const char *src_path, const char *path,
+                            enum flm_sparse_method method, const float *levels, int32_t n_levels, int32_t n_layer,
+                            int64_t n_ff, uint32_t n_tokens, const float *thr, struct flm_err *err);
+
+#endif
