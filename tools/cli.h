@@ -29,6 +29,8 @@ struct opts {
     bool        per_layer;     // calibrate --per-layer
     const char *levels;        // calibrate --levels "30,40,50"
     int32_t     ppl_chunks;    // perplexity --chunks (0: all)
+    bool        bundle;        // convert --bundle
+    const char *bundle_type;   // convert --bundle-type
     struct flm_sampler_params sp;
 };
 
@@ -51,6 +53,7 @@ int cmd_chat(const struct opts *o);
 int cmd_inspect(const struct opts *o);
 int cmd_bench(const struct opts *o);
 int cmd_calibrate(const struct opts *o);
+int cmd_convert(const struct opts *o);
 // Prints the FFN sparsity figures of a context (nothing when it is dense).
 void cli_print_sparse(const struct flm_context *ctx);
 

@@ -26,6 +26,7 @@ static const char *usage_main =
     "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
     "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
     "  calibrate   activation-sparsity thresholds from a text, written into a new model file\n"
+    "  convert     rewrite a model file (--bundle: row-column bundles for sparse FFN reads)\n"
     "\n"
     "Run 'flashlm <command> --help' for the options of a command.\n";
 
@@ -87,6 +88,13 @@ static void print_usage(const char *cmd) {
                "     tokens per pass, each from an empty cache (default 512)\n      --per-layer         one "
                "threshold per layer on |act| (CATS) instead of per channel\n  -t, --threads N         threads "
                "(default: all cores)\n");
+    } else if (!strcmp(cmd, "convert")) {
+        printf("usage: flashlm convert --bundle IN OUT [--bundle-type TYPE]\n\nWrites OUT: IN's keys and tensors "
+               "unchanged plus, per layer, a tensor blk.N.ffn_bundle\nwhose row i is FFN neuron i's up row followed "
+               "by its down column (requantized\nto TYPE, default q8_0), so that with --sparsity one live neuron is "
+               "one contiguous\nread. Written through a temporary file renamed into place; never overwrites IN.\n\n"
+               "      --bundle            add row-column bundles (required)\n      --bundle-type TYPE  type of the "
+               "down columns: q8_0 (default), q4_0, q4_1, q5_0, q5_1, f16\n");
     } else if (!strcmp(cmd, "inspect")) {
         printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
                "the model needs.\n\n      --tensors           list every tensor\n");
@@ -122,6 +130,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--per-layer")) { o->per_layer = true; continue; }
+        if (!strcmp(a, "--bundle")) { o->bundle = true; continue; }
+        if (a[0] != '-' && !strcmp(cmd, "convert")) {
+            if (!o->model) o->model = a;
+            else if (!o->out) o->out = a;
+            else { fprintf(stderr, "flashlm convert: unexpected argument '%s'\n", a); return EXIT_USAGE; }
+            continue;
+        }
         if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
         if (!v) {
             fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
@@ -143,6 +158,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(cmd, "calibrate") && (!strcmp(a, "-o") || !strcmp(a, "--out"))) o->out = v;
         else if (!strcmp(cmd, "perplexity") && !strcmp(a, "--chunks")) ok = parse_int(v, &o->ppl_chunks, 1, 1 << 20);
         else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--levels")) o->levels = v;
+        else if (!strcmp(cmd, "convert") && !strcmp(a, "--bundle-type")) o->bundle_type = v;
         else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--tokens")) ok = parse_int(v, &o->calib_tokens, 2, 1 << 24);
         else if (!strcmp(a, "--top-k")) ok = parse_int(v, &o->sp.top_k, 0, 1 << 30);
         else if (!strcmp(a, "--top-p")) ok = parse_float(v, &o->sp.top_p);
@@ -356,7 +372,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "calibrate"};
+    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "calibrate", "convert"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
@@ -379,5 +395,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
     if (!strcmp(cmd, "bench")) return cmd_bench(&o);
     if (!strcmp(cmd, "calibrate")) return cmd_calibrate(&o);
+    if (!strcmp(cmd, "convert")) return cmd_convert(&o);
     return cmd_inspect(&o);
 }

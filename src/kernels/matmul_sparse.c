@@ -4,6 +4,8 @@
 #include "kernels/dispatch.h"
 #include "quant/quant.h"
 
+#include <string.h>
+
 struct sparse_job {
     const struct flm_mat *w;
     flm_vec_dot_fn        vec_dot;
@@ -79,4 +81,41 @@ void flm_matmul_cols(struct flm_pool *pool, const struct flm_mat *w, const float
                            .block_live = block_live, .bs = bs, .y = y,
                            .wb = flm_type_row_size(w->type, bs), .xb = flm_type_row_size(tr->vec_dot_type, bs)};
     flm_pool_run(pool, cols_worker, &j);
+}
+
+struct t_job {
+    const struct flm_mat *w;
+    const float          *x;
+    const int32_t        *live;
+    int32_t               n_live;
+    float                *y;
+};
+
+static void t_rows_worker(void *arg, int ith, int nth) {
+    const struct t_job *j = arg;
+    const struct flm_type_traits *tr = flm_quant_traits(j->w->type);
+    const int64_t bs = flm_type_layout(j->w->type)->blck_size;
+    const int64_t per = bs > 64 ? bs : 64;  // columns dequantized at a time
+    enum { CHUNK = 256 };
+    long lo, hi;
+    flm_split((long)((j->w->n_cols + per - 1) / per), ith, nth, &lo, &hi);
+    const int64_t end = hi * per < j->w->n_cols ? hi * per : j->w->n_cols;
+    for (int64_t c0 = lo * per; c0 < end; c0 += CHUNK) {
+        const int64_t n = end - c0 < CHUNK ? end - c0 : CHUNK;  // a multiple of bs: per and CHUNK are
+        float acc[CHUNK] = {0}, tmp[CHUNK];
+        const size_t off = flm_type_row_size(j->w->type, c0);
+        for (int32_t k = 0; k < j->n_live; k++) {
+            const int32_t r = j->live[k];
+            tr->to_float((const char *)j->w->data + (size_t)r * j->w->row_bytes + off, tmp, n);
+            const float a = j->x[r];
+            for (int64_t e = 0; e < n; e++) acc[e] += a * tmp[e];
+        }
+        memcpy(j->y + c0, acc, sizeof(float) * (size_t)n);
+    }
+}
+
+void flm_matmul_t_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
+                       int32_t n_live, float *y) {
+    struct t_job j = {w, x, live, n_live, y};
+    flm_pool_run(pool, t_rows_worker, &j);
 }

@@ -30,4 +30,12 @@ int64_t flm_matmul_col_block(const struct flm_mat *w);
 void flm_matmul_cols(struct flm_pool *pool, const struct flm_mat *w, const float *x, const uint8_t *block_live,
                      float *y, void *scratch);
 
+// y[e] = sum over k < n_live of x[live[k]] * w[live[k]][e] for e < n_cols:
+// the product of a matrix stored transposed (one row per input, as in a
+// row-column bundle) with an x that is zero outside live. Rows are
+// dequantized block by block and accumulated in float in the order of live;
+// threads split the columns at block boundaries.
+void flm_matmul_t_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
+                       int32_t n_live, float *y);
+
 #endif

@@ -1,7 +1,8 @@
 // ffn_sparse.c - the gated FFN with activation sparsity (CHESS thresholds):
 // gate for all neurons, then per token the mask of neurons whose |act(gate)|
 // reaches their threshold, up only for those rows and down only for the
-// column blocks that hold them. The dense FFN (forward.c) is untouched; this
+// column blocks that hold them, or, in a file with row-column bundles, up
+// rows and down columns from the live neurons' bundles only. The dense FFN (forward.c) is untouched; this
 // path runs only when a context asks for a sparsity level.
 #include "model/context.h"
 
@@ -30,8 +31,11 @@ static void count(struct flm_context *c, const struct flm_layer *l, int32_t n_li
     s->n_neurons += hp->n_ff;
     s->n_live += n_live;
     s->bytes_dense += gate + up + down;
-    s->bytes_sparse += gate + (uint64_t)n_live * l->w_up.row_bytes +
-                       (uint64_t)l->w_down.n_rows * (uint64_t)n_blocks * flm_type_row_size(l->w_down.type, bs);
+    if (l->bundle_up.data)  // one bundle row per live neuron
+        s->bytes_sparse += gate + (uint64_t)n_live * l->bundle_up.row_bytes;
+    else
+        s->bytes_sparse += gate + (uint64_t)n_live * l->w_up.row_bytes +
+                           (uint64_t)l->w_down.n_rows * (uint64_t)n_blocks * flm_type_row_size(l->w_down.type, bs);
     s->bytes_bundled += gate + (uint64_t)n_live * (l->w_up.row_bytes + flm_type_row_size(FLM_TYPE_Q8_0, hp->n_embd));
 }
 
@@ -46,11 +50,14 @@ void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, in
         float *a = c->hb + (size_t)t * F, *u = c->hb2 + (size_t)t * F;
         activate(c, a, F);
         const int32_t n_live = flm_sparse_mask_fill(&c->mask, a, thr);
+        const bool bundled = l->bundle_up.data != NULL;
         memset(u, 0, sizeof(float) * (size_t)F);
-        flm_matmul_rows(c->pool, &l->w_up, c->xb + (size_t)t * E, c->mask.live, n_live, u, c->qscratch);
+        flm_matmul_rows(c->pool, bundled ? &l->bundle_up : &l->w_up, c->xb + (size_t)t * E, c->mask.live, n_live, u,
+                        c->qscratch);
         for (int32_t k = 0; k < n_live; k++) a[c->mask.live[k]] *= u[c->mask.live[k]];
         const int32_t n_blocks = flm_sparse_mask_blocks(&c->mask, (int32_t)bs, c->block_live);
-        flm_matmul_cols(c->pool, &l->w_down, a, c->block_live, c->xb2 + (size_t)t * E, c->qscratch);
+        if (bundled) flm_matmul_t_rows(c->pool, &l->bundle_down, a, c->mask.live, n_live, c->xb2 + (size_t)t * E);
+        else flm_matmul_cols(c->pool, &l->w_down, a, c->block_live, c->xb2 + (size_t)t * E, c->qscratch);
         count(c, l, n_live, n_blocks);
     }
     trace(c, "ffn_up", il, c->hb2, (size_t)n * F);

@@ -59,6 +59,9 @@ struct flm_layer {
     struct flm_mat w_down;          // [n_ff] -> [n_embd]
     const float   *post_ffn_norm;   // optional [n_embd]
     const float   *sparse_thr;      // optional [n_levels][n_ff] activation thresholds (sparse/sparse.h)
+    struct flm_mat bundle_up;       // optional: up rows inside the row-column bundles ([n_embd] -> [n_ff],
+                                    // row stride one bundle); data NULL when the file has none
+    struct flm_mat bundle_down;     // optional: down columns as rows inside the bundles ([n_ff] rows of n_embd)
 };
 
 // Optional tensors an architecture has (all others are required).

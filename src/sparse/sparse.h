@@ -111,4 +111,26 @@ flm_status flm_sparse_write(const struct flm_gguf *src, const char *src_path, co
                             enum flm_sparse_method method, const float *levels, int32_t n_levels, int32_t n_layer,
                             int64_t n_ff, uint32_t n_tokens, const float *thr, struct flm_err *err);
 
+// ---------------------------------------------------------------- bundles
+
+// Row-column bundling (LLM in a flash): per layer one tensor
+//   blk.N.ffn_bundle   i8, ne = [bundle_bytes, n_ff]
+// whose row i holds neuron i's up row (the bytes of ffn_up.weight row i, in
+// its type) followed by its down column (column i of ffn_down.weight,
+// dequantized and requantized to FLM_SPARSE_KEY_BUNDLE_TYPE, n_embd
+// elements), padded to a multiple of 8 bytes; so one live neuron is one
+// contiguous read. The original tensors stay for the dense path.
+#define FLM_SPARSE_KEY_BUNDLE_TYPE "flashlm.bundle.down_type"
+#define FLM_SPARSE_BUNDLE_TENSOR   "ffn_bundle"
+
+// Bytes of one bundle row.
+size_t flm_sparse_bundle_bytes(enum flm_type up_type, enum flm_type down_type, int64_t n_embd);
+
+// Writes a copy of src (keys and tensors byte for byte, minus earlier
+// bundles) plus the bundles of every layer, through a temporary file renamed
+// into place; refuses path when it is src's own file. down_type must be a
+// type with a reference quantizer whose block size divides n_embd.
+flm_status flm_sparse_bundle_write(const struct flm_gguf *src, const char *src_path, const char *path,
+                                   enum flm_type down_type, struct flm_err *err);
+
 #endif

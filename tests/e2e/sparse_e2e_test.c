@@ -97,6 +97,42 @@ static void test_dense_identical_sparse_sane(void **state) {
     free(a), free(b), free(s);
 }
 
+// convert --bundle of the calibrated file: dense logits still the original's;
+// sparse ones close to the unbundled sparse ones (only the down columns were
+// requantized, to q8_0); reads counted per bundle.
+static void test_bundle(void **state) {
+    (void)state;
+    const char *m = flm_test_model(SMOL);
+    if (!m || !calibrated[0]) skip();
+    char args[1024], bundled[320], *msg, *out;
+    snprintf(bundled, sizeof bundled, "%s/bundled.gguf", tmpdir);
+    snprintf(args, sizeof args, "convert --bundle %s %s", calibrated, bundled);
+    int rc = run_cli_io(args, NULL, &out, &msg);
+    if (rc != 0) fail_msg("convert failed (%d): %s", rc, msg);
+    free(out), free(msg);
+    const size_t nv = 49152;
+    float *a = malloc(nv * sizeof(float)), *b = malloc(nv * sizeof(float));
+    float *s1 = malloc(nv * sizeof(float)), *s2 = malloc(nv * sizeof(float));
+    struct flm_sparse_stats st1, st2;
+    assert_int_equal(eval_prompt(m, 0, a, &st1), FLM_OK);
+    assert_int_equal(eval_prompt(bundled, 0, b, &st1), FLM_OK);
+    assert_memory_equal(a, b, nv * sizeof(float));
+    assert_int_equal(eval_prompt(calibrated, 30, s1, &st1), FLM_OK);
+    assert_int_equal(eval_prompt(bundled, 30, s2, &st2), FLM_OK);
+    // the first layer's masks are the same; later ones see slightly different inputs (requantized down)
+    assert_true(fabs((double)st1.n_live - (double)st2.n_live) < 0.01 * (double)st1.n_live);
+    double dot = 0, n1 = 0, n2 = 0;
+    for (size_t i = 0; i < nv; i++) dot += (double)s1[i] * s2[i], n1 += (double)s1[i] * s1[i], n2 += (double)s2[i] * s2[i];
+    if (dot / sqrt(n1 * n2) < 0.99) fail_msg("bundled sparse logits differ: cosine %.4f", dot / sqrt(n1 * n2));
+    assert_true(st2.bytes_sparse == st2.bytes_bundled);  // q8_0 bundles: the estimate is what is read
+    free(a), free(b), free(s1), free(s2);
+    snprintf(args, sizeof args, "convert --bundle %s %s", bundled, bundled);
+    rc = run_cli(args, &msg);
+    if (rc != 1 || !strstr(msg, "refusing to overwrite")) fail_msg("convert onto its input: %d %s", rc, msg);
+    free(msg);
+    assert_int_equal(n_tmp_files(), 0);
+}
+
 static void expect_fail(const char *args, const char *needle) {
     char *msg;
     int rc = run_cli(args, &msg);
@@ -133,6 +169,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calibrate_cli),
         cmocka_unit_test(test_dense_identical_sparse_sane),
+        cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, cli_setup, cli_teardown);

@@ -95,7 +95,57 @@ static void test_sparse_matches_dense(void **state) {
     flm_pool_free(p3);
 }
 
+// Transposed rows (bundled down columns): against a double sum over the
+// dequantized live rows, with a row stride larger than a row as in a bundle.
+static void check_t(enum flm_type t, int64_t k, int64_t rows, double live_p, struct flm_pool *pool) {
+    uint64_t seed = 77 + (uint64_t)t + (uint64_t)rows;
+    const struct flm_type_traits *tr = flm_quant_traits(t);
+    const size_t rb = flm_type_row_size(t, k), stride = rb + 24;
+    char *data = calloc((size_t)rows, stride);
+    float *row = malloc(sizeof(float) * (size_t)k), *x = malloc(sizeof(float) * (size_t)rows);
+    float *y = malloc(sizeof(float) * (size_t)k);
+    double *ref = calloc((size_t)k, sizeof(double));
+    int32_t *live = malloc(sizeof(int32_t) * (size_t)rows), n_live = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t j = 0; j < k; j++) row[j] = flm_test_randf(&seed);
+        tr->from_float(row, data + (size_t)r * stride + 24, k);
+        x[r] = flm_test_randf(&seed) * 2;
+        if ((flm_test_rand(&seed) % 1000) < live_p * 1000) {
+            live[n_live++] = (int32_t)r;
+            tr->to_float(data + (size_t)r * stride + 24, row, k);
+            for (int64_t j = 0; j < k; j++) ref[j] += (double)x[r] * row[j];
+        }
+    }
+    struct flm_mat w = {.type = t, .n_cols = k, .n_rows = rows, .row_bytes = stride, .data = data + 24};
+    flm_matmul_t_rows(pool, &w, x, live, n_live, y);
+    for (int64_t j = 0; j < k; j++)
+        if (fabs((double)y[j] - ref[j]) > 1e-5 * (1.0 + (double)n_live))
+            fail_msg("type %d k %lld col %lld: %g vs %g", (int)t, (long long)k, (long long)j, (double)y[j], ref[j]);
+    free(data), free(row), free(x), free(y), free(ref), free(live);
+}
+
+static void test_transposed_rows(void **state) {
+    (void)state;
+    struct flm_pool *p1, *p3;
+    assert_int_equal(flm_pool_init(&p1, 1, NULL), FLM_OK);
+    assert_int_equal(flm_pool_init(&p3, 3, NULL), FLM_OK);
+    const enum flm_type ts[] = {FLM_TYPE_Q8_0, FLM_TYPE_Q4_0, FLM_TYPE_Q4_1, FLM_TYPE_Q5_0, FLM_TYPE_F16, FLM_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        const int64_t blk = flm_type_layout(ts[i])->blck_size > 1 ? flm_type_layout(ts[i])->blck_size : 32;
+        const int64_t ks[] = {blk, 5 * blk, 18 * blk, 20 * blk};
+        for (size_t a = 0; a < 4; a++)
+            for (int64_t rows = 1; rows < 70; rows += 23) {
+                check_t(ts[i], ks[a], rows, 0.5, p1);
+                check_t(ts[i], ks[a], rows, 0.3, p3);
+                check_t(ts[i], ks[a], rows, 1.0, p3);
+            }
+    }
+    flm_pool_free(p1);
+    flm_pool_free(p3);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sparse_matches_dense)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sparse_matches_dense),
+                                       cmocka_unit_test(test_transposed_rows)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
