@@ -36,7 +36,7 @@ static void count(struct flm_context *c, const struct flm_layer *l, int32_t n_li
     else
         s->bytes_sparse += gate + (uint64_t)n_live * l->w_up.row_bytes +
                            (uint64_t)l->w_down.n_rows * (uint64_t)n_blocks * flm_type_row_size(l->w_down.type, bs);
-    s->bytes_bundled += gate + (uint64_t)n_live * (l->w_up.row_bytes + flm_type_row_size(FLM_TYPE_Q8_0, hp->n_embd));
+    s->bytes_bundled += gate + (uint64_t)n_live * flm_sparse_bundle_bytes(l->w_up.type, FLM_TYPE_Q8_0, hp->n_embd);
 }
 
 void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n) {
