@@ -123,6 +123,8 @@ struct flm_context_params {
     float   sparsity;   // 0 = dense FFN; else a sparsity level the model was calibrated for
                         // ('flashlm calibrate'), as a fraction (0.5) or percent (50): FFN neurons
                         // whose activation is under their threshold are skipped
+    int32_t sparse_window; // with sparsity: count reads as if neurons live in the last N tokens stayed
+                           // cached (windowing; see flm_sparse_stats), 0 = off
 };
 struct flm_context_params flm_context_params_default(void);
 
@@ -145,6 +147,11 @@ struct flm_sparse_stats {
     uint64_t bytes_dense;    // a dense FFN: all of gate, up and down
     uint64_t bytes_sparse;   // all of gate, live up rows, down column blocks holding a live neuron
     uint64_t bytes_bundled;  // all of gate, live up rows, live down columns as Q8_0 rows (one per neuron)
+    // with sparse_window: live neurons not cached from the window's tokens (the ones to read),
+    // the bytes read then (all of gate plus their bundles), and the cached neurons summed over evaluations
+    int64_t  n_fresh;
+    uint64_t bytes_window;
+    int64_t  n_cached;
 };
 void flm_context_sparse_stats(const struct flm_context *ctx, struct flm_sparse_stats *out);
 void flm_context_sparse_stats_reset(struct flm_context *ctx);

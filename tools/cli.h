@@ -24,6 +24,7 @@ struct opts {
     bool        json;
     int32_t     bench_p, bench_n, bench_reps;
     float       sparsity;      // --sparsity LEVEL (0: dense)
+    int32_t     sparse_window; // --sparse-window N
     const char *out;           // calibrate -o
     int32_t     calib_tokens;  // calibrate --tokens
     bool        per_layer;     // calibrate --per-layer

@@ -37,7 +37,9 @@ static const char *usage_common =
     "  -b, --batch N           tokens per forward pass in prompt processing (default 64)\n"
     "      --no-mmap           read the model into memory instead of mapping it\n"
     "      --sparsity LEVEL    skip FFN neurons under the model's LEVEL thresholds (e.g. 50 or 0.5;\n"
-    "                          the model must come from 'flashlm calibrate'; default: dense)\n";
+    "                          the model must come from 'flashlm calibrate'; default: dense)\n"
+    "      --sparse-window N   with --sparsity: also report the FFN bytes a store would read if\n"
+    "                          neurons live in the last N tokens stayed cached (windowing)\n";
 
 static const char *usage_sampling =
     "  -n, --n-predict N       tokens to generate (default 128 for run; -1: until end of text)\n"
@@ -155,6 +157,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) ok = parse_int(v, &o->n_batch, 1, 4096);
         else if (!strcmp(a, "--temp")) ok = parse_float(v, &o->sp.temperature);
         else if (!strcmp(a, "--sparsity")) ok = parse_float(v, &o->sparsity) && o->sparsity > 0 && o->sparsity < 100;
+        else if (!strcmp(a, "--sparse-window")) ok = parse_int(v, &o->sparse_window, 1, 1 << 20);
         else if (!strcmp(cmd, "calibrate") && (!strcmp(a, "-o") || !strcmp(a, "--out"))) o->out = v;
         else if (!strcmp(cmd, "perplexity") && !strcmp(a, "--chunks")) ok = parse_int(v, &o->ppl_chunks, 1, 1 << 20);
         else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--levels")) o->levels = v;
@@ -244,6 +247,7 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     cp.n_ctx = o->n_ctx;
     cp.n_threads = o->n_threads;
     cp.sparsity = o->sparsity;
+    cp.sparse_window = o->sparse_window;
     if (o->n_batch) cp.n_batch = o->n_batch;
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
@@ -277,6 +281,12 @@ void cli_print_sparse(const struct flm_context *ctx) {
             100.0 * (double)(s.n_neurons - s.n_live) / (double)s.n_neurons, k * (double)s.bytes_dense,
             k * (double)s.bytes_sparse, 100.0 * (double)s.bytes_sparse / (double)s.bytes_dense,
             k * (double)s.bytes_bundled, 100.0 * (double)s.bytes_bundled / (double)s.bytes_dense);
+    if (s.n_live > 0 && s.bytes_window > 0)
+        fprintf(stderr,
+                "flashlm: sparse window: %.1f%% of live neurons were cached; FFN bytes read per token %.0f (%.1f%% of "
+                "dense), %.0f neurons cached per layer on average\n",
+                100.0 * (double)(s.n_live - s.n_fresh) / (double)s.n_live, k * (double)s.bytes_window,
+                100.0 * (double)s.bytes_window / (double)s.bytes_dense, (double)s.n_cached / (double)s.n_token_layers);
 }
 
 void cli_print_stats(const struct flm_gen_stats *st) {

@@ -33,8 +33,9 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     *out = NULL;
     struct flm_context_params p = params ? *params : flm_context_params_default();
     const struct flm_hparams *hp = &m->hp;
-    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0)
-        return flm_err_set(err, FLM_ERR_INVALID, "context: n_ctx, n_batch and n_threads must not be negative");
+    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.sparse_window < 0)
+        return flm_err_set(err, FLM_ERR_INVALID,
+                           "context: n_ctx, n_batch, n_threads and sparse_window must not be negative");
     if (p.n_ctx == 0) p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     if (p.n_ctx > hp->n_ctx_train)
         return flm_err_set(err, FLM_ERR_INVALID, "context: n_ctx %d exceeds the model's training context %d", p.n_ctx,
@@ -84,6 +85,16 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
         c->block_live = alloc_n((size_t)hp->n_ff, 1, &ok);
         c->ones = alloc_n((size_t)hp->n_ff, sizeof(float), &ok);
         for (int32_t i = 0; ok && i < hp->n_ff; i++) c->ones[i] = 1.0f;
+        if (p.sparse_window > 0) {
+            c->windows = alloc_n(L, sizeof *c->windows, &ok);
+            c->window_last = alloc_n(L * (size_t)hp->n_ff, sizeof(int64_t), &ok);
+            c->fresh = alloc_n((size_t)hp->n_ff, sizeof(int32_t), &ok);
+            for (size_t il = 0; ok && il < L; il++) {
+                c->windows[il] = (struct flm_neuron_window){.n_ff = hp->n_ff, .n_window = p.sparse_window,
+                                                            .last = c->window_last + il * (size_t)hp->n_ff};
+                for (int32_t i = 0; i < hp->n_ff; i++) c->windows[il].last[i] = -1;
+            }
+        }
     }
     if (!ok) {
         flm_context_free(c);
@@ -93,7 +104,9 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
                 nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
                       (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff + (size_t)hp->n_vocab) * sizeof(float) +
                 (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch) +
-                (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0);
+                (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0) +
+                (c->windows ? L * (sizeof *c->windows + (size_t)hp->n_ff * sizeof(int64_t)) +
+                                  (size_t)hp->n_ff * sizeof(int32_t) : 0);
     *out = c;
     return FLM_OK;
 }
@@ -102,7 +115,8 @@ void flm_context_free(struct flm_context *c) {
     if (!c) return;
     flm_pool_free(c->pool);
     void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->xb2, c->q, c->k, c->v, c->att,
-                    c->hb, c->hb2, c->scores, c->qh, c->qscratch, c->logits, c->mask.live, c->block_live, c->ones};
+                    c->hb, c->hb2, c->scores, c->qh, c->qscratch, c->logits, c->mask.live, c->block_live, c->ones,
+                    c->windows, c->window_last, c->fresh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

@@ -38,6 +38,9 @@ struct flm_context {
     struct flm_neuron_mask  mask;       // live neurons of the token and layer being computed
     uint8_t                *block_live; // [n_ff] down column blocks holding a live neuron
     float                  *ones;       // [n_ff] 1.0f: act(gate) through the gated kernels
+    struct flm_neuron_window *windows;  // [n_layer] with sparse_window, else NULL
+    int64_t                *window_last;// [n_layer][n_ff] the windows' last uses
+    int32_t                *fresh;      // [n_ff] neurons not in the window
     struct flm_sparse_stats sparse_stats;
     size_t                  memory;     // bytes allocated for all of the above
     // Debugging hook: called with each named intermediate of a forward pass

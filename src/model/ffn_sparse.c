@@ -20,7 +20,7 @@ static void activate(struct flm_context *c, float *a, int64_t n) {
     else flm_swiglu(a, a, c->ones, n);
 }
 
-static void count(struct flm_context *c, const struct flm_layer *l, int32_t n_live, int32_t n_blocks) {
+static void count(struct flm_context *c, const struct flm_layer *l, int il, int32_t n_live, int32_t n_blocks) {
     const struct flm_hparams *hp = &c->model->hp;
     struct flm_sparse_stats *s = &c->sparse_stats;
     const uint64_t gate = (uint64_t)l->w_gate.n_rows * l->w_gate.row_bytes;
@@ -36,7 +36,16 @@ static void count(struct flm_context *c, const struct flm_layer *l, int32_t n_li
     else
         s->bytes_sparse += gate + (uint64_t)n_live * l->w_up.row_bytes +
                            (uint64_t)l->w_down.n_rows * (uint64_t)n_blocks * flm_type_row_size(l->w_down.type, bs);
+    const size_t bundle = l->bundle_up.data ? l->bundle_up.row_bytes
+                                            : flm_sparse_bundle_bytes(l->w_up.type, FLM_TYPE_Q8_0, hp->n_embd);
     s->bytes_bundled += gate + (uint64_t)n_live * flm_sparse_bundle_bytes(l->w_up.type, FLM_TYPE_Q8_0, hp->n_embd);
+    if (c->windows) {  // what a store caching the window's neurons would read
+        struct flm_neuron_window *w = &c->windows[il];
+        const int32_t n_fresh = flm_sparse_window_update(w, &c->mask, c->fresh);
+        s->n_fresh += n_fresh;
+        s->bytes_window += gate + (uint64_t)n_fresh * bundle;
+        s->n_cached += w->n_cached;
+    }
 }
 
 void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n) {
@@ -58,7 +67,7 @@ void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, in
         const int32_t n_blocks = flm_sparse_mask_blocks(&c->mask, (int32_t)bs, c->block_live);
         if (bundled) flm_matmul_t_rows(c->pool, &l->bundle_down, a, c->mask.live, n_live, c->xb2 + (size_t)t * E);
         else flm_matmul_cols(c->pool, &l->w_down, a, c->block_live, c->xb2 + (size_t)t * E, c->qscratch);
-        count(c, l, n_live, n_blocks);
+        count(c, l, il, n_live, n_blocks);
     }
     trace(c, "ffn_up", il, c->hb2, (size_t)n * F);
     trace(c, hp->act == FLM_ACT_GELU ? "ffn_geglu" : "ffn_swiglu", il, c->hb, (size_t)n * F);

@@ -25,3 +25,16 @@ int32_t flm_sparse_mask_blocks(const struct flm_neuron_mask *m, int32_t bs, uint
     }
     return n;
 }
+
+int32_t flm_sparse_window_update(struct flm_neuron_window *w, const struct flm_neuron_mask *m, int32_t *fresh) {
+    const int64_t t = w->t++;
+    int32_t n = 0, cached = 0;
+    for (int32_t k = 0; k < m->n_live; k++) {  // cached: used at one of the tokens t - n_window .. t - 1
+        const int32_t i = m->live[k];
+        if (w->last[i] < 0 || w->last[i] < t - w->n_window) fresh[n++] = i;
+        w->last[i] = t;
+    }
+    for (int32_t i = 0; i < w->n_ff; i++) cached += w->last[i] >= 0 && w->last[i] > t - w->n_window;
+    w->n_cached = cached;  // what the next token finds cached
+    return n;
+}

@@ -57,6 +57,25 @@ int32_t flm_sparse_mask_fill(struct flm_neuron_mask *m, float *act, const float 
 // neuron (a column block of a quantized down matrix); returns their count.
 int32_t flm_sparse_mask_blocks(const struct flm_neuron_mask *m, int32_t bs, uint8_t *block_live);
 
+// ---------------------------------------------------------------- windowing
+
+// Which neurons of one layer were live in the last n_window tokens (LLM in a
+// flash's windowing): their weights are still cached, so a new token only
+// needs the neurons that are live now and not in the window. last is owned
+// by whoever sized it ([n_ff] entries).
+struct flm_neuron_window {
+    int32_t  n_ff;
+    int32_t  n_window;  // tokens a used neuron stays cached
+    int64_t  t;         // tokens seen
+    int64_t *last;      // [n_ff] token index of the last use, or -1 (never); set to -1 by the owner
+    int32_t  n_cached;  // neurons in the window after the last update
+};
+
+// Moves the window on by one token whose live neurons are m: writes the
+// indices of the live neurons not in the window before (the ones to read)
+// to fresh and returns their count; updates n_cached.
+int32_t flm_sparse_window_update(struct flm_neuron_window *w, const struct flm_neuron_mask *m, int32_t *fresh);
+
 // ---------------------------------------------------------------- thresholds in a model
 
 struct flm_sparse_levels {

@@ -42,6 +42,29 @@ static void test_mask_blocks(void **state) {
     assert_true(bl[0] && bl[1] && !bl[2]);
 }
 
+// Neurons live in one of the last n_window tokens are cached; only the others are fresh.
+static void test_window(void **state) {
+    (void)state;
+    int64_t last[8];
+    for (int i = 0; i < 8; i++) last[i] = -1;
+    struct flm_neuron_window w = {.n_ff = 8, .n_window = 2, .last = last};
+    int32_t fresh[8], l0[] = {0, 1, 2}, l1[] = {2, 3}, l2[] = {0, 4}, l3[] = {0, 1, 2};
+    struct flm_neuron_mask m = {.n_ff = 8, .n_live = 3, .live = l0};
+    assert_int_equal(flm_sparse_window_update(&w, &m, fresh), 3);  // t0: all new
+    assert_int_equal(w.n_cached, 3);
+    m = (struct flm_neuron_mask){.n_ff = 8, .n_live = 2, .live = l1};
+    assert_int_equal(flm_sparse_window_update(&w, &m, fresh), 1);  // t1: 2 cached, 3 fresh
+    assert_int_equal(fresh[0], 3);
+    assert_int_equal(w.n_cached, 4);  // 0 1 2 3
+    m = (struct flm_neuron_mask){.n_ff = 8, .n_live = 2, .live = l2};
+    assert_int_equal(flm_sparse_window_update(&w, &m, fresh), 1);  // t2: 0 (used at t0) cached, 4 fresh
+    assert_int_equal(fresh[0], 4);
+    assert_int_equal(w.n_cached, 4);  // 2 3 (t1) and 0 4 (t2); 1 (t0 only) has left the window
+    m = (struct flm_neuron_mask){.n_ff = 8, .n_live = 3, .live = l3};
+    assert_int_equal(flm_sparse_window_update(&w, &m, fresh), 1);  // t3: 0 and 2 cached, 1 (t0) evicted
+    assert_int_equal(fresh[0], 1);
+}
+
 // ---------------------------------------------------------------- calibration
 
 static void test_calib_quantiles(void **state) {
@@ -239,6 +262,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask),
         cmocka_unit_test(test_mask_blocks),
+        cmocka_unit_test(test_window),
         cmocka_unit_test(test_calib_quantiles),
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_write_refusals),
