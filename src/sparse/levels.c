@@ -28,21 +28,23 @@ flm_status flm_sparse_levels_load(struct flm_sparse_levels *out, const struct fl
 
 flm_status flm_sparse_layer_load(const struct flm_gguf *g, int il, int64_t n_ff, int32_t n_levels,
                                  const float **thr, struct flm_err *err) {
-    char nm[64];
-    snprintf(nm, sizeof nm, "blk.%d.%s", il, FLM_SPARSE_TENSOR);
-    const struct flm_gguf_tensor *t = flm_gguf_find_tensor(g, nm);
+    char key[64];
+    snprintf(key, sizeof key, "%s%d", FLM_SPARSE_KEY_THR, il);
     *thr = NULL;
-    if (!t)
-        return flm_err_set(err, FLM_ERR_FORMAT, "sparse: %s is set but tensor '%s' is missing", FLM_SPARSE_KEY_LEVELS,
-                           nm);
-    if (t->type != FLM_TYPE_F32 || t->n_dims != 2 || t->ne[0] != n_ff || t->ne[1] != n_levels)
-        return flm_err_set(err, FLM_ERR_FORMAT, "sparse: tensor '%s' has shape [%lld, %lld] in %u dims, expected f32 [%lld, %d]",
-                           nm, (long long)t->ne[0], (long long)t->ne[1], t->n_dims, (long long)n_ff, n_levels);
-    const float *v = t->data;
-    for (int64_t i = 0; i < n_ff * n_levels; i++)
+    int64_t idx;
+    uint64_t n;
+    if (flm_gguf_find_key(g, key) < 0)
+        return flm_err_set(err, FLM_ERR_FORMAT, "sparse: %s is set but key '%s' is missing", FLM_SPARSE_KEY_LEVELS, key);
+    flm_status st = flm_gguf_get_arr(g, key, FLM_GGUF_FLOAT32, &idx, &n, err);
+    if (st) return st;
+    if (n != (uint64_t)(n_ff * n_levels))
+        return flm_err_set(err, FLM_ERR_FORMAT, "sparse: key '%s' has %llu values, expected %d levels x %lld", key,
+                           (unsigned long long)n, n_levels, (long long)n_ff);
+    const float *v = flm_gguf_arr_data(g, idx);
+    for (uint64_t i = 0; i < n; i++)
         if (!(v[i] >= 0.0f))
-            return flm_err_set(err, FLM_ERR_FORMAT, "sparse: tensor '%s' element %lld is %g, expected >= 0", nm,
-                               (long long)i, (double)v[i]);
+            return flm_err_set(err, FLM_ERR_FORMAT, "sparse: key '%s' element %llu is %g, expected >= 0", key,
+                               (unsigned long long)i, (double)v[i]);
     *thr = v;
     return FLM_OK;
 }

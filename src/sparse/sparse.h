@@ -15,11 +15,13 @@
 // FLM_SPARSE_PER_LAYER every channel gets the same t = lambda_s computed on
 // |act_i| alone (CATS).
 //
-// In a GGUF file (written by flashlm calibrate, read by the model loader):
+// In a GGUF file (written by flashlm calibrate, read by the model loader),
+// as metadata only, so that the file keeps its tensors and still loads in
+// llama.cpp (which refuses tensors it does not expect):
 //   flashlm.sparsity.levels   f32 array, the sparsity levels s (0 < s < 1, ascending, at most 16)
 //   flashlm.sparsity.method   string "chess" or "cats"
 //   flashlm.sparsity.tokens   u32, calibration tokens
-//   blk.N.ffn_sparse_thr      f32 tensor ne = [n_ff, n_levels]: row j = thresholds of level j
+//   flashlm.sparsity.thr.N    f32 array of n_levels * n_ff: layer N's thresholds, level j at [j * n_ff]
 //
 // Nothing here allocates in the decode loop: masks use memory their owner
 // sized once.
@@ -36,7 +38,7 @@
 #define FLM_SPARSE_KEY_LEVELS "flashlm.sparsity.levels"
 #define FLM_SPARSE_KEY_METHOD "flashlm.sparsity.method"
 #define FLM_SPARSE_KEY_TOKENS "flashlm.sparsity.tokens"
-#define FLM_SPARSE_TENSOR     "ffn_sparse_thr"  // blk.N.<this>
+#define FLM_SPARSE_KEY_THR    "flashlm.sparsity.thr."  // + layer number
 
 // ---------------------------------------------------------------- masks
 
@@ -86,9 +88,10 @@ struct flm_sparse_levels {
 // Reads and validates the levels key; n_levels 0 when the file has none.
 flm_status flm_sparse_levels_load(struct flm_sparse_levels *out, const struct flm_gguf *g, struct flm_err *err);
 
-// Layer il's thresholds: *thr points to n_levels rows of n_ff floats in the
-// file (valid while g is open). FLM_ERR_FORMAT naming the tensor when it is
-// missing, misshapen, not f32, or holds a negative or NaN value.
+// Layer il's thresholds: *thr points to n_levels rows of n_ff floats of the
+// file's metadata (valid while g is open). FLM_ERR_FORMAT naming the key when
+// it is missing, not an f32 array of that length, or holds a negative or NaN
+// value.
 flm_status flm_sparse_layer_load(const struct flm_gguf *g, int il, int64_t n_ff, int32_t n_levels,
                                  const float **thr, struct flm_err *err);
 
@@ -123,7 +126,7 @@ flm_status flm_sparse_calib_thresholds(const struct flm_sparse_calib *c, enum fl
 flm_status flm_sparse_check_output(const char *src_path, const char *path, struct flm_err *err);
 
 // Writes a copy of src (every key and tensor byte for byte, minus any earlier
-// flashlm.sparsity.* keys and ffn_sparse_thr tensors) plus the thresholds to
+// flashlm.sparsity.* keys) plus the thresholds to
 // path, through a temporary file renamed into place on success. Refuses a
 // path that is src's own file (same device and inode).
 flm_status flm_sparse_write(const struct flm_gguf *src, const char *src_path, const char *path,

@@ -11,11 +11,6 @@ static bool is_sparse_key(struct flm_gguf_str k) {
     return k.len >= sizeof pre - 1 && memcmp(k.ptr, pre, sizeof pre - 1) == 0;
 }
 
-static bool is_sparse_tensor(struct flm_gguf_str n) {
-    static const char suf[] = "." FLM_SPARSE_TENSOR;
-    return n.len >= sizeof suf - 1 && memcmp(n.ptr + n.len - (sizeof suf - 1), suf, sizeof suf - 1) == 0;
-}
-
 flm_status flm_sparse_check_output(const char *src_path, const char *path, struct flm_err *err) {
     struct stat a, b;
     if (stat(src_path, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
@@ -34,7 +29,6 @@ static flm_status copy_all(struct flm_gguf_writer *w, const struct flm_gguf *src
     }
     for (int64_t i = 0; i < flm_gguf_n_tensors(src); i++) {
         const struct flm_gguf_tensor *t = flm_gguf_tensor(src, i);
-        if (is_sparse_tensor(t->name)) continue;
         char nm[64];
         snprintf(nm, sizeof nm, "%.*s", (int)t->name.len, t->name.ptr);
         flm_status st = flm_gguf_writer_tensor(w, nm, t->type, t->n_dims, t->ne, t->data, t->nbytes);
@@ -61,12 +55,11 @@ flm_status flm_sparse_write(const struct flm_gguf *src, const char *src_path, co
          flm_gguf_writer_kv_u32(w, FLM_SPARSE_KEY_TOKENS, n_tokens)))
         st = flm_err_set(err, FLM_ERR_NOMEM, "sparse: cannot add the sparsity keys");
     for (int32_t il = 0; st == FLM_OK && il < n_layer; il++) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "blk.%d.%s", il, FLM_SPARSE_TENSOR);
-        const int64_t ne[2] = {n_ff, n_levels};
-        const size_t nb = sizeof(float) * (size_t)n_ff * (size_t)n_levels;
-        flm_status s2 = flm_gguf_writer_tensor(w, nm, FLM_TYPE_F32, 2, ne, thr + (size_t)il * n_ff * n_levels, nb);
-        if (s2) st = flm_err_set(err, s2, "sparse: cannot add tensor '%s'", nm);
+        char key[64];
+        snprintf(key, sizeof key, "%s%d", FLM_SPARSE_KEY_THR, il);
+        const uint64_t n = (uint64_t)n_ff * (uint64_t)n_levels;
+        flm_status s2 = flm_gguf_writer_kv_arr(w, key, FLM_GGUF_FLOAT32, thr + (size_t)il * (size_t)n, n);
+        if (s2) st = flm_err_set(err, s2, "sparse: cannot add key '%s'", key);
     }
     if (st == FLM_OK) st = flm_gguf_writer_to_file(w, path, err);
     flm_gguf_writer_free(w);
