@@ -120,6 +120,7 @@ struct flm_context_params {
     int32_t n_ctx;      // tokens of KV cache; 0 = min(model's training context, 4096)
     int32_t n_batch;    // tokens evaluated per forward pass in prefill
     int32_t n_threads;  // 0 = all cores
+    int32_t n_seq;      // independent sequences, each with n_ctx positions of KV cache (default 1)
     float   sparsity;   // 0 = dense FFN; else a sparsity level the model was calibrated for
                         // ('flashlm calibrate'), as a fraction (0.5) or percent (50): FFN neurons
                         // whose activation is under their threshold are skipped
@@ -165,6 +166,35 @@ flm_status flm_eval(struct flm_context *ctx, const int32_t *tokens, int32_t n, b
 // Logits (n_vocab floats) of token i of the last flm_eval (i = -1: the last
 // one). Valid until the next flm_eval on this context; NULL if not kept.
 const float *flm_get_logits(const struct flm_context *ctx, int32_t i);
+
+// ---------------------------------------------------------------- sequences
+//
+// A context made with n_seq > 1 holds that many independent sequences (say,
+// the conversations of a server's slots), each with its own KV cache, and
+// advances them together: one forward pass carries rows of every sequence,
+// so the weights are read once per pass for all of them. flm_eval,
+// flm_get_logits, flm_context_pos and flm_context_truncate act on sequence 0.
+
+struct flm_seq_batch {
+    int32_t        seq;         // 0 .. n_seq-1, at most once per call
+    const int32_t *tokens;
+    int32_t        n_tokens;    // >= 1
+    bool           all_logits;  // keep every token's logits (else only the last one's)
+};
+
+// Evaluates each item's tokens at its sequence's next positions, all items
+// together in passes of at most n_batch rows. The logits rows kept over all
+// items must not exceed n_batch (FLM_ERR_INVALID); FLM_ERR_CONTEXT names the
+// sequence whose tokens do not fit. On error nothing is evaluated.
+flm_status flm_eval_seqs(struct flm_context *ctx, const struct flm_seq_batch *items, int32_t n_items,
+                         struct flm_err *err);
+// Logits of token i of sequence seq in the last flm_eval_seqs (i = -1: its
+// last kept one); NULL when that call kept none for it.
+const float *flm_get_logits_seq(const struct flm_context *ctx, int32_t seq, int32_t i);
+int32_t      flm_context_n_seq(const struct flm_context *ctx);
+int32_t      flm_seq_pos(const struct flm_context *ctx, int32_t seq);  // -1 for a bad seq
+// Drops sequence seq's cached tokens from position pos on.
+flm_status   flm_seq_truncate(struct flm_context *ctx, int32_t seq, int32_t pos, struct flm_err *err);
 
 // ---------------------------------------------------------------- sampling
 
