@@ -94,7 +94,9 @@ static void print_usage(const char *cmd) {
         printf("usage: flashlm convert --bundle IN OUT [--bundle-type TYPE]\n\nWrites OUT: IN's keys and tensors "
                "unchanged plus, per layer, a tensor blk.N.ffn_bundle\nwhose row i is FFN neuron i's up row followed "
                "by its down column (requantized\nto TYPE, default q8_0), so that with --sparsity one live neuron is "
-               "one contiguous\nread. Written through a temporary file renamed into place; never overwrites IN.\n\n"
+               "one contiguous\nread. Written through a temporary file renamed into place; never overwrites IN.\n"
+               "llama.cpp refuses files with tensors it does not know, so it cannot load OUT\n"
+               "(a calibrated file, whose thresholds are metadata, it loads).\n\n"
                "      --bundle            add row-column bundles (required)\n      --bundle-type TYPE  type of the "
                "down columns: q8_0 (default), q4_0, q4_1, q5_0, q5_1, f16\n");
     } else if (!strcmp(cmd, "inspect")) {
