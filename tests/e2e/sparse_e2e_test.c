@@ -6,6 +6,8 @@
 #include "e2e/cli_util.h"
 
 #include "flashlm.h"
+#include "format/gguf.h"
+#include "sparse/sparse.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -40,6 +42,19 @@ static void test_calibrate_cli(void **state) {
     assert_non_null(strstr(out, want));
     free(out), free(msg);
     assert_int_equal(n_tmp_files(), 0);
+    // every layer's thresholds, and monotone in the level
+    struct flm_gguf *g;
+    struct flm_err err;
+    assert_int_equal(flm_gguf_open(&g, calibrated, 0, &err), FLM_OK);
+    struct flm_sparse_levels lv;
+    assert_int_equal(flm_sparse_levels_load(&lv, g, &err), FLM_OK);
+    assert_int_equal(lv.n_levels, 2);
+    for (int il = 0; il < 30; il++) {
+        const float *t;
+        assert_int_equal(flm_sparse_layer_load(g, il, 1536, 2, &t, &err), FLM_OK);
+        for (int i = 0; i < 1536; i++) assert_true(t[1536 + i] >= t[i]);
+    }
+    flm_gguf_close(g);
 }
 
 static size_t info_vocab(const struct flm_model *m) {
