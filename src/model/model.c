@@ -180,8 +180,11 @@ static void count_weights(struct flm_model *m) {
     }
     // a token reads every tensor but the embedding table, of which it reads
     // one row, unless the table is also the LM head
+    // (and not the row-column bundles, a second copy of up and down for sparse reads)
     const size_t embd = (size_t)m->tok_embd.n_rows * m->tok_embd.row_bytes;
     m->token_bytes = m->weight_bytes - (m->output.data == m->tok_embd.data ? 0 : embd - m->tok_embd.row_bytes);
+    for (int il = 0; il < m->hp.n_layer; il++)
+        if (m->layers[il].bundle_up.data) m->token_bytes -= m->layers[il].bundle_up.row_bytes * (size_t)m->hp.n_ff;
 }
 
 flm_status flm_model_open(struct flm_model **out, const char *path, const struct flm_model_params *params,
