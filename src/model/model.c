@@ -175,7 +175,10 @@ static flm_status load_meta(struct flm_model *m, struct flm_err *err) {
 static void count_weights(struct flm_model *m) {
     for (int64_t i = 0; i < flm_gguf_n_tensors(m->gguf); i++) {
         const struct flm_gguf_tensor *t = flm_gguf_tensor(m->gguf, i);
-        m->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+        static const char bundle[] = "." FLM_SPARSE_BUNDLE_TENSOR;  // bytes of a copy, not parameters
+        const bool is_bundle = t->name.len > sizeof bundle - 1 &&
+                               !memcmp(t->name.ptr + t->name.len - (sizeof bundle - 1), bundle, sizeof bundle - 1);
+        if (!is_bundle) m->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         m->weight_bytes += t->nbytes;
     }
     // a token reads every tensor but the embedding table, of which it reads
