@@ -1,4 +1,5 @@
-// flashlm.c - the command-line tool: run, chat, perplexity, inspect.
+// flashlm.c - the command-line tool: run, chat, perplexity, inspect, bench,
+// quantize, serve.
 //
 // The only place that prints usage or turns a status into an exit code:
 // 0 success, 1 runtime failure (bad file, context full, ...), 2 bad usage.
@@ -27,6 +28,8 @@ static const char *usage_main =
     "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
     "  calibrate   activation-sparsity thresholds from a text, written into a new model file\n"
     "  convert     rewrite a model file (--bundle: row-column bundles for sparse FFN reads)\n"
+    "  quantize    write a model quantized to Q4_K_M, Q8_0, ... (as llama.cpp's quantize)\n"
+    "  serve       OpenAI-compatible HTTP server with continuous batching and a chat page\n"
     "\n"
     "Run 'flashlm <command> --help' for the options of a command.\n";
 
@@ -58,12 +61,12 @@ static void print_usage(const char *cmd) {
     } else if (!strcmp(cmd, "run")) {
         printf("usage: flashlm run -m FILE -p TEXT [options]\n\nGenerates a continuation of TEXT and streams it to "
                "stdout; statistics go to stderr.\n\n  -p, --prompt TEXT       the prompt (special tokens such as "
-               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s",
-               usage_common, usage_sampling);
+               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s%s",
+               usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "chat")) {
         printf("usage: flashlm chat -m FILE [options]\n\nInteractive chat: type a message and press enter; an empty "
-               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s",
-               usage_common, usage_sampling);
+               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s%s",
+               usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "perplexity")) {
         printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS] [--chunks N]\n\nPerplexity "
                "measured like llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of "
@@ -75,8 +78,30 @@ static void print_usage(const char *cmd) {
                "prints the median and range of tokens/s,\nthe peak resident memory and the weight bandwidth of "
                "generation.\n\n  -p, --n-prompt N        prompt tokens (default 128)\n  -n, --n-gen N           "
                "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
-               "      one JSON object on stdout\n%s",
-               usage_common);
+               "      one JSON object on stdout\n%s\nWith --spec, generation (-n tokens, greedy, from the prompt in -f FILE or -p "
+               "tokens\nof synthetic text) runs with and without speculation, alternating, and the\nacceptance "
+               "rate, mean accepted length and both tokens/s are printed.\n\n  -f, --file FILE         prompt text "
+               "for --spec\n%s",
+               usage_common, cli_usage_spec);
+    } else if (!strcmp(cmd, "quantize")) {
+        cli_quantize_usage();
+    } else if (!strcmp(cmd, "serve")) {
+        printf("usage: flashlm serve -m FILE [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c CTX] [--api-key KEY]\n\n"
+               "Serves the model over HTTP: POST /v1/chat/completions and /v1/completions (OpenAI's API,\n"
+               "streamed as server-sent events or not), GET /v1/models, /health, /metrics (Prometheus),\n"
+               "POST /tokenize and /detokenize, and a chat page at /. Up to --parallel requests advance\n"
+               "together, one forward pass per step; more wait in a queue, beyond which the server answers\n"
+               "503 with Retry-After. SIGINT or SIGTERM ends in-flight requests and exits.\n\n"
+               "      --host ADDR         address to listen on (default 127.0.0.1, loopback only)\n"
+               "      --port N            TCP port (default 8080; 0 = any free port, printed at start)\n"
+               "      --parallel N        requests generated at once, each with its own -c context (default 4)\n"
+               "      --queue N           requests waiting beyond the busy slots (default 64)\n"
+               "      --api-key KEY       require 'Authorization: Bearer KEY' (not on / and /health)\n"
+               "  -c, --ctx N             context size per request in tokens (default: min(training context, 4096))\n"
+               "  -t, --threads N         threads (default: all cores)\n"
+               "  -b, --batch N           tokens per forward pass over all requests (default 64)\n"
+               "      --no-mmap           read the model into memory instead of mapping it\n"
+               "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
     } else if (!strcmp(cmd, "calibrate")) {
         printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--per-layer]\n\nRuns the model "
                "on TEXTFILE and computes, for each FFN neuron of every layer, the\nthreshold under which its "
@@ -142,6 +167,15 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
             continue;
         }
         if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
+        if (strcmp(cmd, "inspect") && strcmp(cmd, "perplexity")) {
+            bool took;
+            const int r = cli_parse_spec(cmd, a, v, o, &took);
+            if (r < 0) return EXIT_USAGE;
+            if (r > 0) {
+                i += took;
+                continue;
+            }
+        }
         if (!v) {
             fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
             return EXIT_USAGE;
@@ -151,6 +185,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--host")) o->host = v;
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--api-key")) o->api_key = v;
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--port")) ok = parse_int(v, &o->port, 0, 65535);
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--parallel")) ok = parse_int(v, &o->parallel, 1, 256);
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--queue")) ok = parse_int(v, &o->queue, 0, 1 << 16);
         else if (!strcmp(cmd, "bench") && (!strcmp(a, "-n") || !strcmp(a, "--n-gen"))) ok = parse_int(v, &o->bench_n, 0, 1 << 16);
         else if (!strcmp(cmd, "bench") && (!strcmp(a, "-r") || !strcmp(a, "--reps"))) ok = parse_int(v, &o->bench_reps, 1, 1000);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, &o->n_predict, -1, 1 << 30);
@@ -190,6 +229,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
     }
     if (!o->model) {
         fprintf(stderr, "flashlm %s: no model given (-m FILE)\n", cmd);
+        return EXIT_USAGE;
+    }
+    if ((o->spec.mode == FLM_SPEC_DRAFT) != (o->draft_file != NULL)) {
+        fprintf(stderr, "flashlm %s: %s\n", cmd, o->draft_file ? "--draft needs --spec draft" : "--spec draft needs --draft FILE");
         return EXIT_USAGE;
     }
     return 0;
@@ -234,6 +277,8 @@ char *cli_read_file(const char *path, size_t *len) {
 }
 
 void cli_engine_free(struct engine *e) {
+    flm_spec_free(e->spec);
+    flm_model_free(e->draft);
     flm_sampler_free(e->smp);
     flm_context_free(e->ctx);
     flm_model_free(e->model);
@@ -253,6 +298,12 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     if (o->n_batch) cp.n_batch = o->n_batch;
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
+    if (o->draft_file && flm_model_open(&e->draft, o->draft_file, &mp, &err)) goto fail;
+    if (o->spec.mode != FLM_SPEC_NONE) {
+        struct flm_spec_params sp = o->spec;
+        sp.draft_model = e->draft;
+        if (flm_spec_init(&e->spec, e->ctx, &sp, &err)) goto fail;
+    }
     fprintf(stderr, "flashlm: loaded %s in %.2f s (context %d tokens)\n", o->model, cli_now() - t0,
             flm_context_n_ctx(e->ctx));
     return 0;
@@ -299,6 +350,11 @@ void cli_print_stats(const struct flm_gen_stats *st) {
 
 // ---------------------------------------------------------------- commands
 
+static flm_status set_err(struct flm_err *err, const char *msg) {
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+    return err->status = FLM_ERR_INVALID;
+}
+
 static int cmd_run(const struct opts *o) {
     size_t len = 0;
     char *prompt = NULL;
@@ -314,15 +370,30 @@ static int cmd_run(const struct opts *o) {
     }
     struct flm_err err = {0};
     struct flm_gen_stats st = {0};
-    flm_status s = flm_generate(e.ctx, e.smp, prompt ? prompt : o->prompt, o->n_predict, cli_print_piece, NULL, &st, &err);
+    const char *text = prompt ? prompt : o->prompt;
+    flm_status s;
+    if (e.spec) {
+        int32_t n = 0, *toks = NULL;
+        s = flm_tokenize(e.model, text, strlen(text), true, true, NULL, 0, &n, &err);
+        if ((!s || s == FLM_ERR_INVALID) && n > 0 && (toks = malloc((size_t)n * sizeof *toks)))
+            s = flm_tokenize(e.model, text, strlen(text), true, true, toks, n, &n, &err);
+        else if (!s || s == FLM_ERR_INVALID)
+            s = set_err(&err, n == 0 ? "the prompt is empty" : "out of memory");
+        if (!s) s = flm_generate_spec(e.spec, e.smp, toks, n, o->n_predict, cli_print_piece, NULL, &st, &err);
+        free(toks);
+    } else {
+        s = flm_generate(e.ctx, e.smp, text, o->n_predict, cli_print_piece, NULL, &st, &err);
+    }
     free(prompt);
     if (s == FLM_OK) cli_print_sparse(e.ctx);
-    cli_engine_free(&e);
     if (s) {
+        cli_engine_free(&e);
         fprintf(stderr, "flashlm: %s\n", err.msg);
         return 1;
     }
     cli_print_stats(&st);
+    cli_print_spec_stats(e.spec);
+    cli_engine_free(&e);
     return 0;
 }
 
@@ -384,14 +455,17 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "calibrate", "convert"};
+    static const char *const known[] = {"run",      "chat",  "perplexity", "inspect", "bench",
+                                        "quantize", "serve", "calibrate",  "convert"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
         fprintf(stderr, "flashlm: unknown command '%s'\n\n%s", cmd, usage_main);
         return EXIT_USAGE;
     }
-    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5};
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
+    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .spec = flm_spec_params_default(),
+                     .bench_p = 128, .bench_n = 64, .bench_reps = 5, .port = 8080, .parallel = 4, .queue = 64};
     int r = parse_opts(cmd, argc - 2, argv + 2, &o);
     if (r == -1) {
         print_usage(cmd);
@@ -406,6 +480,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "chat")) return cmd_chat(&o);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
     if (!strcmp(cmd, "bench")) return cmd_bench(&o);
+    if (!strcmp(cmd, "serve")) return cmd_serve(&o);
     if (!strcmp(cmd, "calibrate")) return cmd_calibrate(&o);
     if (!strcmp(cmd, "convert")) return cmd_convert(&o);
     return cmd_inspect(&o);

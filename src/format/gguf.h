@@ -149,11 +149,20 @@ flm_status flm_gguf_writer_kv_scalar(struct flm_gguf_writer *w, const char *key,
 flm_status flm_gguf_writer_kv_arr(struct flm_gguf_writer *w, const char *key, enum flm_gguf_vtype elem,
                                   const void *data, uint64_t n);  // numeric elements
 flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
-// Copies key/value i of an open file byte for byte (general.alignment also
-// sets the layout, as kv_u32 does).
-flm_status flm_gguf_writer_kv_copy(struct flm_gguf_writer *w, const struct flm_gguf *g, int64_t i);
 flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type,
                                   uint32_t n_dims, const int64_t *ne, const void *data, size_t nbytes);
+// Copies key/value pair i of an open file (same key, type and value bytes);
+// general.alignment, when copied, sets this file's alignment.
+flm_status flm_gguf_writer_kv_copy(struct flm_gguf_writer *w, const struct flm_gguf *g, int64_t i);
+// Streaming large files: declares a tensor without its bytes. After
+// flm_gguf_writer_meta_to_buffer (header, metadata, tensor infos and the
+// padding up to the data section) the caller writes each declared tensor's
+// bytes in declaration order, each followed by zeros up to a multiple of
+// flm_gguf_writer_alignment. (to_buffer/to_file write zeros for them.)
+flm_status flm_gguf_writer_tensor_info(struct flm_gguf_writer *w, const char *name, enum flm_type type,
+                                       uint32_t n_dims, const int64_t *ne);
+flm_status flm_gguf_writer_meta_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
+uint32_t   flm_gguf_writer_alignment(const struct flm_gguf_writer *w);
 // Serializes to a malloc'd buffer (caller frees) or to a file. The file is
 // written to a temporary file beside path (path.tmp.XXXXXX), synced, and
 // renamed over path only when complete; on failure the temporary file is
