@@ -21,8 +21,9 @@
 // (flm_kernel_vec_dot), or for K-quants in calls of 8+ activation rows the
 // order of its batched kernel (kernels/kq_batch.h); FLM_ORDER_Q4_K_TILED is
 // that of its repacked Q4_K kernels (kernels/q4_K_tiled.h), which depends on
-// whether an activation row falls in a group of four of the call.
-enum flm_mat_order { FLM_ORDER_ROW = 0, FLM_ORDER_Q4_K_TILED = 1 };
+// whether an activation row falls in a group of four of the call;
+// FLM_ORDER_Q4_0_TILED that of its repacked Q4_0 kernels (kernels/q4_0_tiled.h).
+enum flm_mat_order { FLM_ORDER_ROW = 0, FLM_ORDER_Q4_K_TILED = 1, FLM_ORDER_Q4_0_TILED = 2 };
 
 struct flm_mat {
     enum flm_type      type;
