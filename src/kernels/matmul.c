@@ -68,7 +68,8 @@ static void matmul_worker(void *arg, int ith, int nth) {
     }
 }
 
-void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
+static void matmul_impl(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
+                        void *scratch, bool single) {
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
     struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
@@ -77,10 +78,15 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
     if (w->order == FLM_ORDER_Q4_K_TILED) {  // groups of four rows in one order, the rest in another
         job.vec_dot = flm_kernel_q4_K_tiled(false);
         job.vec_dot4 = flm_kernel_q4_K_tiled(true);
-        job.rows4 = flm_kernel_q4_K_tiled4();
-    } else if (w->order == FLM_ORDER_Q4_0_TILED) {
+        if (single) {  // every row as a one-row call: the leftover-row kernel
+            job.vec_dot4 = job.vec_dot;
+            job.n4 = 0;
+        } else {
+            job.rows4 = flm_kernel_q4_K_tiled4();
+        }
+    } else if (w->order == FLM_ORDER_Q4_0_TILED) {  // one order whatever the row count
         job.q4_0_rows = flm_kernel_q4_0_rows();
-    } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
+    } else if (!single && n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
         job.vec_dot = job.vec_dot4 = flm_kernel_kq_batch(w->type);
         job.rows4 = flm_kernel_kq_batch4(w->type);
     } else if (w->order == FLM_ORDER_ROW) {
@@ -105,6 +111,16 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
                                                .y = y, .y_stride = w->n_rows};
     }
     flm_pool_run(pool, matmul_worker, &job);
+}
+
+void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
+    matmul_impl(pool, w, x, n, y, scratch, false);
+}
+
+// rows4 stays: it gives the same bits as vec_dot per row.
+void flm_matmul_single_order(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
+                             void *scratch) {
+    matmul_impl(pool, w, x, n, y, scratch, true);
 }
 
 void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out) {
