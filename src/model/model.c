@@ -46,7 +46,12 @@ static flm_status bind_mat(struct binder *b, struct flm_mat *out, const char *na
     // llama.cpp repacks Q4_K matrices of whole 8-row groups, which fixes the
     // order of its float steps; take the same order to keep the same logits.
     if (t->type == FLM_TYPE_Q4_K && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_K_TILED;
+#if defined(__x86_64__)
+    // Q4_0 likewise (q4_0_8x8, kernels/q4_0_tiled.h); its ARM build repacks
+    // into other layouts whose order is not reproduced, so there the plain
+    // order stays (and its NEON kernels).
     if (t->type == FLM_TYPE_Q4_0 && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_0_TILED;
+#endif
     return FLM_OK;
 }
 
