@@ -227,6 +227,74 @@ flm_status flm_generate_tokens(struct flm_context *ctx, struct flm_sampler *smp,
                                int32_t n_prompt, int32_t n_predict, flm_token_fn on_token, void *user,
                                struct flm_gen_stats *stats, struct flm_err *err);
 
+// ---------------------------------------------------------------- speculative decoding
+//
+// A drafter proposes the next few tokens cheaply; the target model checks all
+// of them in one batched forward pass and keeps the longest acceptable prefix
+// plus one token of its own, so one pass can yield several tokens. Greedy
+// output is identical, token for token, to flm_generate_tokens': the verify
+// pass computes every row in the float order of a one-token pass. With
+// sampling, drafted tokens are accepted with probability min(1, p/q) and a
+// rejection is replaced by a draw from norm(max(0, p - q)), so the output
+// follows the target's distribution (p and q: the sampler chain's final
+// probabilities for the target and the drafter). The draft length adapts to
+// the measured acceptance rate and pass times, falling back to plain decoding
+// while speculation does not pay.
+//
+//     struct flm_spec_params sp = flm_spec_params_default();
+//     sp.mode = FLM_SPEC_LOOKUP;
+//     struct flm_spec *spec;
+//     flm_spec_init(&spec, ctx, &sp, &err);
+//     flm_generate_spec(spec, smp, tokens, n_tokens, 128, print_piece, NULL, NULL, &err);
+//     flm_spec_free(spec);
+
+enum flm_spec_mode {
+    FLM_SPEC_NONE   = 0,  // plain decoding through the same loop
+    FLM_SPEC_LOOKUP = 1,  // prompt lookup: continue the latest earlier match of the last n-gram
+    FLM_SPEC_SELF   = 2,  // self-speculation: a subset of the target's own layers + its final norm and head
+    FLM_SPEC_DRAFT  = 3,  // a separate (smaller) model with the same vocabulary
+};
+
+struct flm_spec_params {
+    enum flm_spec_mode      mode;
+    int32_t                 draft_max;    // most tokens drafted per pass (default 8; at most n_batch - 1 and 32)
+    bool                    adaptive;     // adapt the draft length, fall back to plain decoding (default true)
+    const char             *self_layers;  // SELF: "N" = the first N layers, "a-b,c,..." = those layers; NULL = first half
+    const struct flm_model *draft_model;  // DRAFT: borrowed, must outlive the flm_spec
+    int32_t                 ngram_min;    // LOOKUP: shortest n-gram matched (default 2)
+    int32_t                 ngram_max;    // LOOKUP: longest n-gram matched, tried first (default 4)
+};
+// mode NONE, draft_max 8, adaptive, ngrams 2..4.
+struct flm_spec_params flm_spec_params_default(void);
+
+struct flm_spec_stats {
+    int32_t n_passes;       // verification passes
+    int32_t n_drafted;      // drafted tokens verified
+    int32_t n_accepted;     // drafted tokens accepted
+    int32_t n_plain;        // tokens decoded one at a time (no draft, or fallback)
+    double  draft_seconds;  // time spent drafting
+    double  verify_seconds; // time spent in verification passes
+};
+
+struct flm_spec;
+
+// Speculative decoding on ctx (borrowed: the spec handle must be freed before
+// it). DRAFT opens a context for the draft model (same n_ctx and threads);
+// a draft model whose vocabulary or special tokens differ from the target's is
+// refused with FLM_ERR_INVALID saying how (size, first differing token, BOS/EOS).
+flm_status flm_spec_init(struct flm_spec **out, struct flm_context *ctx, const struct flm_spec_params *params,
+                         struct flm_err *err);
+void       flm_spec_free(struct flm_spec *spec);
+void       flm_spec_get_stats(const struct flm_spec *spec, struct flm_spec_stats *out);
+void       flm_spec_reset_stats(struct flm_spec *spec);
+
+// flm_generate_tokens with speculation, on spec's context. The drafter knows
+// the tokens this function evaluated; between calls the caller may only
+// truncate the context (as chat does), not evaluate other tokens into it.
+flm_status flm_generate_spec(struct flm_spec *spec, struct flm_sampler *smp, const int32_t *prompt, int32_t n_prompt,
+                             int32_t n_predict, flm_token_fn on_token, void *user, struct flm_gen_stats *stats,
+                             struct flm_err *err);
+
 // ---------------------------------------------------------------- perplexity
 
 struct flm_ppl_result {

@@ -26,12 +26,16 @@ struct opts {
     const char *host, *api_key;              // serve
     int32_t     port, parallel, queue;       // serve
     struct flm_sampler_params sp;
+    struct flm_spec_params    spec;        // mode NONE unless --spec
+    const char               *draft_file;  // --draft FILE
 };
 
 struct engine {
     struct flm_model   *model;
     struct flm_context *ctx;
     struct flm_sampler *smp;
+    struct flm_model   *draft;  // --spec draft
+    struct flm_spec    *spec;   // NULL without --spec
 };
 
 // Opens what o names; prints the error and returns 1 on failure.
@@ -39,6 +43,12 @@ int  cli_engine_open(struct engine *e, const struct opts *o, bool sampler);
 void cli_engine_free(struct engine *e);
 bool cli_print_piece(void *user, int32_t token, const char *text, size_t len);
 void cli_print_stats(const struct flm_gen_stats *st);
+void cli_print_spec_stats(const struct flm_spec *spec);
+// Parses the speculation options (--spec, --draft, --draft-max, --spec-layers,
+// --ngram, --no-adapt); 1 when a was one (v consumed if *used_value), 0 when
+// not, -1 after printing what is wrong with v.
+int  cli_parse_spec(const char *cmd, const char *a, const char *v, struct opts *o, bool *used_value);
+extern const char *cli_usage_spec;
 double cli_now(void);
 // Whole file, NUL-terminated; NULL after printing why.
 char *cli_read_file(const char *path, size_t *len);

@@ -55,12 +55,12 @@ static void print_usage(const char *cmd) {
     } else if (!strcmp(cmd, "run")) {
         printf("usage: flashlm run -m FILE -p TEXT [options]\n\nGenerates a continuation of TEXT and streams it to "
                "stdout; statistics go to stderr.\n\n  -p, --prompt TEXT       the prompt (special tokens such as "
-               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s",
-               usage_common, usage_sampling);
+               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s%s",
+               usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "chat")) {
         printf("usage: flashlm chat -m FILE [options]\n\nInteractive chat: type a message and press enter; an empty "
-               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s",
-               usage_common, usage_sampling);
+               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s%s",
+               usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "perplexity")) {
         printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS]\n\nPerplexity measured like "
                "llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of each scored.\n\n%s",
@@ -71,8 +71,11 @@ static void print_usage(const char *cmd) {
                "prints the median and range of tokens/s,\nthe peak resident memory and the weight bandwidth of "
                "generation.\n\n  -p, --n-prompt N        prompt tokens (default 128)\n  -n, --n-gen N           "
                "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
-               "      one JSON object on stdout\n%s",
-               usage_common);
+               "      one JSON object on stdout\n%s\nWith --spec, generation (-n tokens, greedy, from the prompt in -f FILE or -p "
+               "tokens\nof synthetic text) runs with and without speculation, alternating, and the\nacceptance "
+               "rate, mean accepted length and both tokens/s are printed.\n\n  -f, --file FILE         prompt text "
+               "for --spec\n%s",
+               usage_common, cli_usage_spec);
     } else if (!strcmp(cmd, "quantize")) {
         cli_quantize_usage();
     } else if (!strcmp(cmd, "serve")) {
@@ -127,6 +130,15 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
+        if (strcmp(cmd, "inspect") && strcmp(cmd, "perplexity")) {
+            bool took;
+            const int r = cli_parse_spec(cmd, a, v, o, &took);
+            if (r < 0) return EXIT_USAGE;
+            if (r > 0) {
+                i += took;
+                continue;
+            }
+        }
         if (!v) {
             fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
             return EXIT_USAGE;
@@ -175,6 +187,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         fprintf(stderr, "flashlm %s: no model given (-m FILE)\n", cmd);
         return EXIT_USAGE;
     }
+    if ((o->spec.mode == FLM_SPEC_DRAFT) != (o->draft_file != NULL)) {
+        fprintf(stderr, "flashlm %s: %s\n", cmd, o->draft_file ? "--draft needs --spec draft" : "--spec draft needs --draft FILE");
+        return EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -217,6 +233,8 @@ char *cli_read_file(const char *path, size_t *len) {
 }
 
 void cli_engine_free(struct engine *e) {
+    flm_spec_free(e->spec);
+    flm_model_free(e->draft);
     flm_sampler_free(e->smp);
     flm_context_free(e->ctx);
     flm_model_free(e->model);
@@ -234,6 +252,12 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     if (o->n_batch) cp.n_batch = o->n_batch;
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
+    if (o->draft_file && flm_model_open(&e->draft, o->draft_file, &mp, &err)) goto fail;
+    if (o->spec.mode != FLM_SPEC_NONE) {
+        struct flm_spec_params sp = o->spec;
+        sp.draft_model = e->draft;
+        if (flm_spec_init(&e->spec, e->ctx, &sp, &err)) goto fail;
+    }
     fprintf(stderr, "flashlm: loaded %s in %.2f s (context %d tokens)\n", o->model, cli_now() - t0,
             flm_context_n_ctx(e->ctx));
     return 0;
@@ -259,6 +283,11 @@ void cli_print_stats(const struct flm_gen_stats *st) {
 
 // ---------------------------------------------------------------- commands
 
+static flm_status set_err(struct flm_err *err, const char *msg) {
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+    return err->status = FLM_ERR_INVALID;
+}
+
 static int cmd_run(const struct opts *o) {
     size_t len = 0;
     char *prompt = NULL;
@@ -274,14 +303,29 @@ static int cmd_run(const struct opts *o) {
     }
     struct flm_err err = {0};
     struct flm_gen_stats st = {0};
-    flm_status s = flm_generate(e.ctx, e.smp, prompt ? prompt : o->prompt, o->n_predict, cli_print_piece, NULL, &st, &err);
+    const char *text = prompt ? prompt : o->prompt;
+    flm_status s;
+    if (e.spec) {
+        int32_t n = 0, *toks = NULL;
+        s = flm_tokenize(e.model, text, strlen(text), true, true, NULL, 0, &n, &err);
+        if ((!s || s == FLM_ERR_INVALID) && n > 0 && (toks = malloc((size_t)n * sizeof *toks)))
+            s = flm_tokenize(e.model, text, strlen(text), true, true, toks, n, &n, &err);
+        else if (!s || s == FLM_ERR_INVALID)
+            s = set_err(&err, n == 0 ? "the prompt is empty" : "out of memory");
+        if (!s) s = flm_generate_spec(e.spec, e.smp, toks, n, o->n_predict, cli_print_piece, NULL, &st, &err);
+        free(toks);
+    } else {
+        s = flm_generate(e.ctx, e.smp, text, o->n_predict, cli_print_piece, NULL, &st, &err);
+    }
     free(prompt);
-    cli_engine_free(&e);
     if (s) {
+        cli_engine_free(&e);
         fprintf(stderr, "flashlm: %s\n", err.msg);
         return 1;
     }
     cli_print_stats(&st);
+    cli_print_spec_stats(e.spec);
+    cli_engine_free(&e);
     return 0;
 }
 
@@ -344,8 +388,8 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
-    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5,
-                  .port = 8080, .parallel = 4, .queue = 64};
+    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .spec = flm_spec_params_default(),
+                     .bench_p = 128, .bench_n = 64, .bench_reps = 5, .port = 8080, .parallel = 4, .queue = 64};
     int r = parse_opts(cmd, argc - 2, argv + 2, &o);
     if (r == -1) {
         print_usage(cmd);

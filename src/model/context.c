@@ -195,7 +195,7 @@ flm_status flm_eval_seqs(struct flm_context *c, const struct flm_seq_batch *item
             c->pass_tokens[n] = it->tokens[i];
             c->row_seq[n] = it->seq;
             c->row_pos[n] = c->seq_pos[it->seq]++;
-            c->row_single[n] = it->n_tokens == 1;
+            c->row_single[n] = it->n_tokens == 1 || c->row_order;
             if (it->all_logits || i == it->n_tokens - 1) {
                 if (c->n_logits[it->seq]++ == 0) c->logit_first[it->seq] = n_out + n_keep;
                 c->keep[n_keep++] = n;
@@ -213,6 +213,17 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
     if (!c || (!tokens && n > 0) || n <= 0) return flm_err_set(err, FLM_ERR_INVALID, "eval: no tokens given");
     const struct flm_seq_batch item = {.seq = 0, .tokens = tokens, .n_tokens = n, .all_logits = all_logits};
     return flm_eval_seqs(c, &item, 1, err);
+}
+
+flm_status flm_eval_opts(struct flm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err) {
+    if (!c) return flm_err_set(err, FLM_ERR_INVALID, "eval: no context");
+    c->row_order = opts && opts->row_order;
+    c->layers = opts ? opts->layers : NULL;
+    flm_status st = flm_eval(c, tokens, n, all_logits, err);
+    c->row_order = false;
+    c->layers = NULL;
+    return st;
 }
 
 const float *flm_get_logits_seq(const struct flm_context *c, int32_t seq, int32_t i) {

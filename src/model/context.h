@@ -44,6 +44,8 @@ struct flm_context {
     float                  *logits;     // [n_batch][n_vocab] rows kept by the last eval, in item order
     int32_t                *logit_first;// [n_seq] first logits row of each sequence in the last eval
     int32_t                *n_logits;   // [n_seq] its rows (0: none kept)
+    bool                    row_order;  // this eval computes every row in one-token order (flm_eval_opts)
+    const uint8_t          *layers;     // [n_layer] this eval runs only layers with layers[il] != 0; NULL = all
     size_t                  memory;     // bytes allocated for all of the above
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
@@ -51,6 +53,23 @@ struct flm_context {
     void (*trace)(void *user, const char *name, int il, const float *data, size_t n);
     void  *trace_user;
 };
+
+// Options of one evaluation for speculative decoding (src/decode/spec.c).
+// The defaults (all zero) are flm_eval's.
+struct flm_eval_opts {
+    // Every row in the float order of a one-token pass (attention lanes and
+    // matmul kernels): a batched pass whose logits equal, bit for bit, those
+    // of evaluating its tokens one at a time. Verification uses it.
+    bool           row_order;
+    // [n_layer]: run only the layers with a non-zero entry, then the final
+    // norm and LM head (self-speculation drafts with the first layers or a
+    // subset). KV entries of skipped layers are left as they are. NULL = all.
+    const uint8_t *layers;
+};
+
+// flm_eval with options; opts NULL is flm_eval.
+flm_status flm_eval_opts(struct flm_context *ctx, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err);
 
 // Runs n <= n_batch rows: token i goes to sequence row_seq[i] at position
 // row_pos[i] (a sequence's rows in increasing positions). Writes the logits

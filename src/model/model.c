@@ -46,6 +46,7 @@ static flm_status bind_mat(struct binder *b, struct flm_mat *out, const char *na
     // llama.cpp repacks Q4_K matrices of whole 8-row groups, which fixes the
     // order of its float steps; take the same order to keep the same logits.
     if (t->type == FLM_TYPE_Q4_K && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_K_TILED;
+    if (t->type == FLM_TYPE_Q4_0 && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_0_TILED;
     return FLM_OK;
 }
 
