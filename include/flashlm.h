@@ -121,6 +121,11 @@ struct flm_context_params {
     int32_t n_batch;    // tokens evaluated per forward pass in prefill
     int32_t n_threads;  // 0 = all cores
     int32_t n_seq;      // independent sequences, each with n_ctx positions of KV cache (default 1)
+    float   sparsity;   // 0 = dense FFN; else a sparsity level the model was calibrated for
+                        // ('flashlm calibrate'), as a fraction (0.5) or percent (50): FFN neurons
+                        // whose activation is under their threshold are skipped
+    int32_t sparse_window; // with sparsity: count reads as if neurons live in the last N tokens stayed
+                           // cached (windowing; see flm_sparse_stats), 0 = off
 };
 struct flm_context_params flm_context_params_default(void);
 
@@ -133,6 +138,24 @@ int32_t flm_context_n_batch(const struct flm_context *ctx);
 size_t  flm_context_memory(const struct flm_context *ctx);  // bytes of KV cache and scratch
 const struct flm_model *flm_context_model(const struct flm_context *ctx);
 int32_t flm_context_pos(const struct flm_context *ctx);  // tokens already in the KV cache
+// FFN activation sparsity of the context's evaluations so far (all zero for a
+// dense context). Bytes are weight bytes of gate, up and down matrices, per
+// token and layer, as a weight store would have to read them.
+struct flm_sparse_stats {
+    int64_t  n_token_layers; // FFN evaluations (tokens x layers)
+    int64_t  n_neurons;      // FFN neurons evaluated (tokens x layers x n_ff)
+    int64_t  n_live;         // of which computed; the rest were skipped
+    uint64_t bytes_dense;    // a dense FFN: all of gate, up and down
+    uint64_t bytes_sparse;   // all of gate, live up rows, down column blocks holding a live neuron
+    uint64_t bytes_bundled;  // all of gate, live up rows, live down columns as Q8_0 rows (one per neuron)
+    // with sparse_window: live neurons not cached from the window's tokens (the ones to read),
+    // the bytes read then (all of gate plus their bundles), and the cached neurons summed over evaluations
+    int64_t  n_fresh;
+    uint64_t bytes_window;
+    int64_t  n_cached;
+};
+void flm_context_sparse_stats(const struct flm_context *ctx, struct flm_sparse_stats *out);
+void flm_context_sparse_stats_reset(struct flm_context *ctx);
 // Drops cached tokens from position pos on (0 clears the conversation).
 flm_status flm_context_truncate(struct flm_context *ctx, int32_t pos, struct flm_err *err);
 
@@ -313,6 +336,27 @@ typedef bool (*flm_ppl_fn)(void *user, int32_t chunk, int32_t n_chunks, double p
 // half of each chunk is scored. chunk_len must not exceed the context size.
 flm_status flm_perplexity(struct flm_context *ctx, const int32_t *tokens, int32_t n_tokens, int32_t chunk_len,
                           flm_ppl_fn on_chunk, void *user, struct flm_ppl_result *out, struct flm_err *err);
+
+// ---------------------------------------------------------------- calibration
+
+struct flm_calib_params {
+    int32_t     n_tokens;   // calibration tokens to use at most (default 8192)
+    int32_t     chunk_len;  // tokens per pass, each from an empty cache (default 512)
+    int32_t     n_threads;  // 0 = all cores
+    bool        per_layer;  // one threshold per layer on |act| (CATS) instead of per channel (CHESS)
+    int32_t     n_levels;   // sparsity levels to store (default 5: 0.3 0.4 0.5 0.6 0.7)
+    float       levels[16]; // ascending fractions in (0, 1)
+};
+struct flm_calib_params flm_calib_params_default(void);
+
+// Runs the model at model_path over len bytes of text, computes activation
+// thresholds of its gated FFNs for each level (see src/sparse/sparse.h) and
+// writes a new model file out_path: the input's keys and tensors unchanged
+// plus the thresholds, through a temporary file renamed into place only on
+// success. Refuses out_path when it is model_path's own file. *n_used is the
+// number of tokens the statistics came from.
+flm_status flm_calibrate(const char *model_path, const char *text, size_t len, const char *out_path,
+                         const struct flm_calib_params *params, int32_t *n_used, struct flm_err *err);
 
 // ---------------------------------------------------------------- chat
 

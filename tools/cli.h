@@ -23,6 +23,15 @@ struct opts {
     bool        show_tensors;
     bool        json;
     int32_t     bench_p, bench_n, bench_reps;
+    float       sparsity;      // --sparsity LEVEL (0: dense)
+    int32_t     sparse_window; // --sparse-window N
+    const char *out;           // calibrate -o
+    int32_t     calib_tokens;  // calibrate --tokens
+    bool        per_layer;     // calibrate --per-layer
+    const char *levels;        // calibrate --levels "30,40,50"
+    int32_t     ppl_chunks;    // perplexity --chunks (0: all)
+    bool        bundle;        // convert --bundle
+    const char *bundle_type;   // convert --bundle-type
     const char *host, *api_key;              // serve
     int32_t     port, parallel, queue;       // serve
     struct flm_sampler_params sp;
@@ -56,6 +65,10 @@ char *cli_read_file(const char *path, size_t *len);
 int cmd_chat(const struct opts *o);
 int cmd_inspect(const struct opts *o);
 int cmd_bench(const struct opts *o);
+int cmd_calibrate(const struct opts *o);
+int cmd_convert(const struct opts *o);
+// Prints the FFN sparsity figures of a context (nothing when it is dense).
+void cli_print_sparse(const struct flm_context *ctx);
 // `flashlm quantize` parses its own arguments (IN OUT, no model option).
 int  cmd_quantize(int argc, char **argv);
 void cli_quantize_usage(void);

@@ -202,6 +202,7 @@ int cmd_bench(const struct opts *o) {
             printf("peak RSS %.1f MiB (model file %.1f MiB)\n", ru.ru_maxrss / 1024.0, mi.file_size / 1048576.0);
         }
     }
+    if (!rc) cli_print_sparse(e.ctx);
     free(prompt), free(pp), free(tg);
     cli_engine_free(&e);
     return rc;

@@ -116,6 +116,7 @@ int cmd_chat(const struct opts *o) {
     free(c.msgs);
     free(c.hist);
     free(c.reply);
+    cli_print_sparse(e.ctx);
     cli_engine_free(&e);
     return rc;
 }

@@ -26,6 +26,8 @@ static const char *usage_main =
     "  perplexity  perplexity of a text file\n"
     "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
     "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
+    "  calibrate   activation-sparsity thresholds from a text, written into a new model file\n"
+    "  convert     rewrite a model file (--bundle: row-column bundles for sparse FFN reads)\n"
     "  quantize    write a model quantized to Q4_K_M, Q8_0, ... (as llama.cpp's quantize)\n"
     "  serve       OpenAI-compatible HTTP server with continuous batching and a chat page\n"
     "\n"
@@ -36,7 +38,11 @@ static const char *usage_common =
     "  -c, --ctx N             context size in tokens (default: min(training context, 4096))\n"
     "  -t, --threads N         threads (default: all cores)\n"
     "  -b, --batch N           tokens per forward pass in prompt processing (default 64)\n"
-    "      --no-mmap           read the model into memory instead of mapping it\n";
+    "      --no-mmap           read the model into memory instead of mapping it\n"
+    "      --sparsity LEVEL    skip FFN neurons under the model's LEVEL thresholds (e.g. 50 or 0.5;\n"
+    "                          the model must come from 'flashlm calibrate'; default: dense)\n"
+    "      --sparse-window N   with --sparsity: also report the FFN bytes a store would read if\n"
+    "                          neurons live in the last N tokens stayed cached (windowing)\n";
 
 static const char *usage_sampling =
     "  -n, --n-predict N       tokens to generate (default 128 for run; -1: until end of text)\n"
@@ -62,8 +68,9 @@ static void print_usage(const char *cmd) {
                "line or end of input quits.\n\n      --system TEXT       system message\n%s%s%s",
                usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "perplexity")) {
-        printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS]\n\nPerplexity measured like "
-               "llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of each scored.\n\n%s",
+        printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS] [--chunks N]\n\nPerplexity "
+               "measured like llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of "
+               "each scored.\n\n      --chunks N          stop after the first N chunks (default: all)\n%s",
                usage_common);
     } else if (!strcmp(cmd, "bench")) {
         printf("usage: flashlm bench -m FILE [-t THREADS] [-p 128] [-n 64] [-r 5] [--json]\n\nFor each repetition "
@@ -95,6 +102,28 @@ static void print_usage(const char *cmd) {
                "  -b, --batch N           tokens per forward pass over all requests (default 64)\n"
                "      --no-mmap           read the model into memory instead of mapping it\n"
                "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
+    } else if (!strcmp(cmd, "calibrate")) {
+        printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--per-layer]\n\nRuns the model "
+               "on TEXTFILE and computes, for each FFN neuron of every layer, the\nthreshold under which its "
+               "activation is skipped, at sparsity levels (default 30, 40, 50,\n60 and 70%%; CHESS channel-wise "
+               "thresholds: |act(gate)| x mean |up| per layer quantile).\nWrites OUT (default FILE with "
+               ".sparse.gguf): FILE's keys and tensors unchanged plus\nthe thresholds, through a temporary file "
+               "renamed into place on success; never\noverwrites FILE. Use the result with --sparsity LEVEL.\n\n"
+               "  -m, --model FILE        GGUF model file (required)\n  -f, --file FILE         calibration "
+               "text (use a text other than the one you evaluate on)\n  -o, --out FILE          output model "
+               "file\n      --levels L,L,...    sparsity levels in percent, ascending (default 30,40,50,60,70)\n      --tokens N          calibration tokens at most (default 8192)\n  -c, --ctx N        "
+               "     tokens per pass, each from an empty cache (default 512)\n      --per-layer         one "
+               "threshold per layer on |act| (CATS) instead of per channel\n  -t, --threads N         threads "
+               "(default: all cores)\n");
+    } else if (!strcmp(cmd, "convert")) {
+        printf("usage: flashlm convert --bundle IN OUT [--bundle-type TYPE]\n\nWrites OUT: IN's keys and tensors "
+               "unchanged plus, per layer, a tensor blk.N.ffn_bundle\nwhose row i is FFN neuron i's up row followed "
+               "by its down column (requantized\nto TYPE, default q8_0), so that with --sparsity one live neuron is "
+               "one contiguous\nread. Written through a temporary file renamed into place; never overwrites IN.\n"
+               "llama.cpp refuses files with tensors it does not know, so it cannot load OUT\n"
+               "(a calibrated file, whose thresholds are metadata, it loads).\n\n"
+               "      --bundle            add row-column bundles (required)\n      --bundle-type TYPE  type of the "
+               "down columns: q8_0 (default), q4_0, q4_1, q5_0, q5_1, f16\n");
     } else if (!strcmp(cmd, "inspect")) {
         printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
                "the model needs.\n\n      --tensors           list every tensor\n");
@@ -129,6 +158,14 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
         if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
+        if (!strcmp(a, "--per-layer")) { o->per_layer = true; continue; }
+        if (!strcmp(a, "--bundle")) { o->bundle = true; continue; }
+        if (a[0] != '-' && !strcmp(cmd, "convert")) {
+            if (!o->model) o->model = a;
+            else if (!o->out) o->out = a;
+            else { fprintf(stderr, "flashlm convert: unexpected argument '%s'\n", a); return EXIT_USAGE; }
+            continue;
+        }
         if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
         if (strcmp(cmd, "inspect") && strcmp(cmd, "perplexity")) {
             bool took;
@@ -160,6 +197,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, &o->n_threads, 1, 256);
         else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) ok = parse_int(v, &o->n_batch, 1, 4096);
         else if (!strcmp(a, "--temp")) ok = parse_float(v, &o->sp.temperature);
+        else if (!strcmp(a, "--sparsity")) ok = parse_float(v, &o->sparsity) && o->sparsity > 0 && o->sparsity < 100;
+        else if (!strcmp(a, "--sparse-window")) ok = parse_int(v, &o->sparse_window, 1, 1 << 20);
+        else if (!strcmp(cmd, "calibrate") && (!strcmp(a, "-o") || !strcmp(a, "--out"))) o->out = v;
+        else if (!strcmp(cmd, "perplexity") && !strcmp(a, "--chunks")) ok = parse_int(v, &o->ppl_chunks, 1, 1 << 20);
+        else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--levels")) o->levels = v;
+        else if (!strcmp(cmd, "convert") && !strcmp(a, "--bundle-type")) o->bundle_type = v;
+        else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--tokens")) ok = parse_int(v, &o->calib_tokens, 2, 1 << 24);
         else if (!strcmp(a, "--top-k")) ok = parse_int(v, &o->sp.top_k, 0, 1 << 30);
         else if (!strcmp(a, "--top-p")) ok = parse_float(v, &o->sp.top_p);
         else if (!strcmp(a, "--min-p")) ok = parse_float(v, &o->sp.min_p);
@@ -249,6 +293,8 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     struct flm_context_params cp = flm_context_params_default();
     cp.n_ctx = o->n_ctx;
     cp.n_threads = o->n_threads;
+    cp.sparsity = o->sparsity;
+    cp.sparse_window = o->sparse_window;
     if (o->n_batch) cp.n_batch = o->n_batch;
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
@@ -273,6 +319,27 @@ bool cli_print_piece(void *user, int32_t token, const char *text, size_t len) {
     fwrite(text, 1, len, stdout);
     fflush(stdout);
     return true;
+}
+
+void cli_print_sparse(const struct flm_context *ctx) {
+    struct flm_sparse_stats s;
+    flm_context_sparse_stats(ctx, &s);
+    if (s.n_token_layers == 0) return;
+    struct flm_model_info mi;
+    flm_model_get_info(flm_context_model(ctx), &mi);
+    const double k = (double)mi.n_layer / (double)s.n_token_layers;  // -> per token, all layers
+    fprintf(stderr,
+            "flashlm: sparsity: %.1f%% of FFN neurons skipped; FFN weight bytes per token: dense %.0f, "
+            "sparse %.0f (%.1f%%), with bundled down columns %.0f (%.1f%%)\n",
+            100.0 * (double)(s.n_neurons - s.n_live) / (double)s.n_neurons, k * (double)s.bytes_dense,
+            k * (double)s.bytes_sparse, 100.0 * (double)s.bytes_sparse / (double)s.bytes_dense,
+            k * (double)s.bytes_bundled, 100.0 * (double)s.bytes_bundled / (double)s.bytes_dense);
+    if (s.n_live > 0 && s.bytes_window > 0)
+        fprintf(stderr,
+                "flashlm: sparse window: %.1f%% of live neurons were cached; FFN bytes read per token %.0f (%.1f%% of "
+                "dense), %.0f neurons cached per layer on average\n",
+                100.0 * (double)(s.n_live - s.n_fresh) / (double)s.n_live, k * (double)s.bytes_window,
+                100.0 * (double)s.bytes_window / (double)s.bytes_dense, (double)s.n_cached / (double)s.n_token_layers);
 }
 
 void cli_print_stats(const struct flm_gen_stats *st) {
@@ -318,6 +385,7 @@ static int cmd_run(const struct opts *o) {
         s = flm_generate(e.ctx, e.smp, text, o->n_predict, cli_print_piece, NULL, &st, &err);
     }
     free(prompt);
+    if (s == FLM_OK) cli_print_sparse(e.ctx);
     if (s) {
         cli_engine_free(&e);
         fprintf(stderr, "flashlm: %s\n", err.msg);
@@ -329,6 +397,11 @@ static int cmd_run(const struct opts *o) {
     return 0;
 }
 
+
+static bool stop_after(void *user, int32_t chunk, int32_t n_chunks, double ppl) {
+    (void)n_chunks, (void)ppl;
+    return chunk + 1 < *(const int32_t *)user;
+}
 
 static int cmd_perplexity(const struct opts *o) {
     if (!o->file) {
@@ -359,7 +432,9 @@ static int cmd_perplexity(const struct opts *o) {
         return 1;
     }
     fprintf(stderr, "flashlm: %d tokens, %d chunks of %d\n", n, n / oo.n_ctx, oo.n_ctx);
-    if (s == FLM_OK) s = flm_perplexity(e.ctx, toks, n, oo.n_ctx, NULL, NULL, &r, &err);
+    if (s == FLM_OK) s = flm_perplexity(e.ctx, toks, n, oo.n_ctx, o->ppl_chunks ? stop_after : NULL,
+                                        (void *)&o->ppl_chunks, &r, &err);
+    if (s == FLM_OK) cli_print_sparse(e.ctx);
     free(toks);
     cli_engine_free(&e);
     if (s) {
@@ -380,7 +455,8 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "quantize", "serve"};
+    static const char *const known[] = {"run",      "chat",  "perplexity", "inspect", "bench",
+                                        "quantize", "serve", "calibrate",  "convert"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
@@ -405,5 +481,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
     if (!strcmp(cmd, "bench")) return cmd_bench(&o);
     if (!strcmp(cmd, "serve")) return cmd_serve(&o);
+    if (!strcmp(cmd, "calibrate")) return cmd_calibrate(&o);
+    if (!strcmp(cmd, "convert")) return cmd_convert(&o);
     return cmd_inspect(&o);
 }

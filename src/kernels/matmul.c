@@ -9,9 +9,9 @@
 #include <string.h>
 
 // Q4_0 also keeps each activation block's sum of codes (kernels/q4_0_tiled.h),
-// after the quantized rows.
+// after the quantized rows, from the next multiple of 64 bytes.
 static size_t sums_bytes(enum flm_type t, int64_t k, int n) {
-    return t == FLM_TYPE_Q4_0 ? (size_t)(k / 32) * (size_t)n * sizeof(int32_t) : 0;
+    return t == FLM_TYPE_Q4_0 ? 64 + (size_t)(k / 32) * (size_t)n * sizeof(int32_t) : 0;
 }
 
 size_t flm_matmul_scratch_bytes(enum flm_type t, int64_t k, int n) {
@@ -102,7 +102,8 @@ static void matmul_impl(struct flm_pool *pool, const struct flm_mat *w, const fl
         job.xq = scratch;
     }
     if (job.q4_0_rows) {
-        int32_t *sums = (int32_t *)((char *)scratch + job.xq_stride * (size_t)n);
+        const size_t at = (job.xq_stride * (size_t)n + 63) / 64 * 64;  // scratch itself is malloc-aligned
+        int32_t *sums = (int32_t *)((char *)scratch + at);
         const int64_t nb = w->n_cols / 32;
         for (int i = 0; i < n; i++) flm_q4_0_block_sums(job.xq + (size_t)i * job.xq_stride, w->n_cols, sums + i * nb);
         job.q4_0 = (struct flm_q4_0_rows_args){.k = w->n_cols, .w = w->data, .row_bytes = w->row_bytes,

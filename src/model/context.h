@@ -46,6 +46,15 @@ struct flm_context {
     int32_t                *n_logits;   // [n_seq] its rows (0: none kept)
     bool                    row_order;  // this eval computes every row in one-token order (flm_eval_opts)
     const uint8_t          *layers;     // [n_layer] this eval runs only layers with layers[il] != 0; NULL = all
+    // activation sparsity (sparse/sparse.h); sparse_level -1: dense FFN
+    int32_t                 sparse_level;
+    struct flm_neuron_mask  mask;       // live neurons of the token and layer being computed
+    uint8_t                *block_live; // [n_ff] down column blocks holding a live neuron
+    float                  *ones;       // [n_ff] 1.0f: act(gate) through the gated kernels
+    struct flm_neuron_window *windows;  // [n_layer] with sparse_window, else NULL
+    int64_t                *window_last;// [n_layer][n_ff] the windows' last uses
+    int32_t                *fresh;      // [n_ff] neurons not in the window
+    struct flm_sparse_stats sparse_stats;
     size_t                  memory;     // bytes allocated for all of the above
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
@@ -76,5 +85,8 @@ flm_status flm_eval_opts(struct flm_context *ctx, const int32_t *tokens, int32_t
 // of the n_keep rows listed in keep (ascending) to logits, one row each. No
 // checks: flm_eval_seqs checks.
 void flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, int n_keep, float *logits);
+
+// The FFN of n rows with activation sparsity: c->xb (normed input) -> c->xb2.
+void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n);
 
 #endif

@@ -142,12 +142,10 @@ static int attention_block(struct flm_context *c, const struct flm_layer *l, int
 
 // ---------------------------------------------------------------- FFN
 
-static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+// gate, up, act(gate) * up, down for all n_ff neurons: c->xb -> c->xb2.
+static void ffn_dense(struct flm_context *c, const struct flm_layer *l, int il, int n) {
     const struct flm_hparams *hp = &c->model->hp;
-    const int E = hp->n_embd;
     const int64_t F = (int64_t)n * hp->n_ff;
-    norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
-    trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
     matmul(c, &l->w_gate, c->xb, n, c->hb);
     matmul(c, &l->w_up, c->xb, n, c->hb2);
     trace(c, "ffn_gate", il, c->hb, (size_t)F);
@@ -161,6 +159,15 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
         }
     trace(c, hp->act == FLM_ACT_GELU ? "ffn_geglu" : "ffn_swiglu", il, c->hb, (size_t)F);
     matmul(c, &l->w_down, c->hb, n, c->xb2);
+}
+
+static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+    const struct flm_hparams *hp = &c->model->hp;
+    const int E = hp->n_embd;
+    norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
+    trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
+    if (c->sparse_level >= 0) flm_ffn_sparse(c, l, il, n);  // model/ffn_sparse.c
+    else ffn_dense(c, l, il, n);
     trace(c, "ffn_out", il, c->xb2, (size_t)n * E);
     if (l->post_ffn_norm) {
         norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);

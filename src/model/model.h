@@ -13,6 +13,7 @@
 #include "format/gguf.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "sparse/sparse.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ struct flm_layer {
     struct flm_mat w_up;            // [n_embd] -> [n_ff]
     struct flm_mat w_down;          // [n_ff] -> [n_embd]
     const float   *post_ffn_norm;   // optional [n_embd]
+    const float   *sparse_thr;      // optional [n_levels][n_ff] activation thresholds (sparse/sparse.h)
+    struct flm_mat bundle_up;       // optional: up rows inside the row-column bundles ([n_embd] -> [n_ff],
+                                    // row stride one bundle); data NULL when the file has none
+    struct flm_mat bundle_down;     // optional: down columns as rows inside the bundles ([n_ff] rows of n_embd)
 };
 
 // Optional tensors an architecture has (all others are required).
@@ -96,6 +101,7 @@ struct flm_model {
     uint64_t                 weight_bytes;
     uint64_t                 token_bytes;  // weights read per generated token
     uint16_t                *gelu_table;   // [65536] GELU of every half value, for GELU models
+    struct flm_sparse_levels sparse;       // levels of the layers' sparse_thr (n_levels 0: none)
 };
 
 const struct flm_arch *flm_arch_find(const char *name, size_t len);
