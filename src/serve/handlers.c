@@ -85,31 +85,6 @@ static bool submit(struct flm_server *srv, struct flm_serve_req *r, struct flm_j
     return ok;
 }
 
-static enum MHD_Result answer(struct flm_server *srv, struct MHD_Connection *c, struct flm_job *job,
-                              const struct flm_reply_head *hp);
-
-enum MHD_Result flm_http_generate(struct flm_server *srv, struct MHD_Connection *c, enum flm_serve_kind kind,
-                                  const char *body, size_t len) {
-    struct flm_serve_req r;
-    struct flm_serve_error e = {0};
-    struct flm_job *job = NULL;
-    if (!flm_serve_req_parse(body ? body : "", len, kind, &r, &e)) return flm_http_error(srv, c, &e);
-    if (!submit(srv, &r, &job, &e)) {
-        flm_serve_req_free(&r);
-        return flm_http_error(srv, c, &e);
-    }
-    struct flm_reply_head h = {.kind = kind, .created = (long long)time(NULL), .model = srv->model_id};
-    snprintf(h.id, sizeof h.id, "%s-%llx%06llx", kind == FLM_SERVE_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)h.created,
-             (unsigned long long)atomic_fetch_add(&srv->n_ids, 1) & 0xFFFFFF);
-    const bool stream = r.stream, usage = r.include_usage;
-    flm_serve_req_free(&r);
-    if (stream) return flm_http_stream(srv, c, job, &h, usage);
-    atomic_fetch_add(&srv->n_generating, 1);
-    enum MHD_Result ret = answer(srv, c, job, &h);
-    atomic_fetch_sub(&srv->n_generating, 1);
-    return ret;
-}
-
 // Waits for a non-streamed job and answers with the whole completion.
 static enum MHD_Result answer(struct flm_server *srv, struct MHD_Connection *c, struct flm_job *job,
                               const struct flm_reply_head *hp) {
@@ -134,6 +109,28 @@ static enum MHD_Result answer(struct flm_server *srv, struct MHD_Connection *c, 
         ret = flm_http_json(srv, c, 200, flm_reply_completion(&h, out.text ? out.text : "", out.finish, out.n_prompt, out.n_gen));
     }
     free(out.text);
+    return ret;
+}
+
+enum MHD_Result flm_http_generate(struct flm_server *srv, struct MHD_Connection *c, enum flm_serve_kind kind,
+                                  const char *body, size_t len) {
+    struct flm_serve_req r;
+    struct flm_serve_error e = {0};
+    struct flm_job *job = NULL;
+    if (!flm_serve_req_parse(body ? body : "", len, kind, &r, &e)) return flm_http_error(srv, c, &e);
+    if (!submit(srv, &r, &job, &e)) {
+        flm_serve_req_free(&r);
+        return flm_http_error(srv, c, &e);
+    }
+    struct flm_reply_head h = {.kind = kind, .created = (long long)time(NULL), .model = srv->model_id};
+    snprintf(h.id, sizeof h.id, "%s-%llx%06llx", kind == FLM_SERVE_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)h.created,
+             (unsigned long long)atomic_fetch_add(&srv->n_ids, 1) & 0xFFFFFF);
+    const bool stream = r.stream, usage = r.include_usage;
+    flm_serve_req_free(&r);
+    if (stream) return flm_http_stream(srv, c, job, &h, usage);
+    atomic_fetch_add(&srv->n_generating, 1);
+    enum MHD_Result ret = answer(srv, c, job, &h);
+    atomic_fetch_sub(&srv->n_generating, 1);
     return ret;
 }
 
