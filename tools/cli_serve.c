@@ -47,14 +47,16 @@ int cmd_serve(const struct opts *o) {
     p.sched.n_ctx = o->n_ctx;
     p.sched.n_batch = o->n_batch;
     p.sched.n_threads = o->n_threads;
+    p.sched.spec = o->spec;
     struct flm_server *srv = NULL;
     if (flm_serve_start(&srv, model, &p, &err)) {
         fprintf(stderr, "flashlm: %s\n", err.msg);
         flm_model_free(model);
         return 1;
     }
-    fprintf(stderr, "flashlm: serving %s on http://%s:%u/ (%d slots%s)\n", id, p.host, flm_serve_port(srv),
-            p.sched.n_parallel, p.api_key ? ", API key required" : "");
+    fprintf(stderr, "flashlm: serving %s on http://%s:%u/ (%d slots%s%s)\n", id, p.host, flm_serve_port(srv),
+            p.sched.n_parallel, p.api_key ? ", API key required" : "",
+            p.sched.spec.mode == FLM_SPEC_LOOKUP ? ", prompt-lookup speculation" : "");
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "flashlm: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -101,6 +101,15 @@ static void print_usage(const char *cmd) {
                "  -t, --threads N         threads (default: all cores)\n"
                "  -b, --batch N           tokens per forward pass over all requests (default 64)\n"
                "      --no-mmap           read the model into memory instead of mapping it\n"
+               "      --spec lookup       speculative decoding per request: each slot drafts the continuation of\n"
+               "                          an earlier match of its last n-gram (prompt lookup; good for code and\n"
+               "                          edits) and verifies it in the step's forward pass; greedy output is\n"
+               "                          unchanged. /metrics reports drafted and accepted tokens. (self and\n"
+               "                          draft modes are not supported by the server.)\n"
+               "      --draft-max N       most tokens drafted per slot and step (default 8, at most 32)\n"
+               "      --ngram A-B         n-gram sizes matched, longest first (default 2-4)\n"
+               "      --no-adapt          keep drafting after failed drafts (default: a slot whose drafts are\n"
+               "                          mostly rejected pauses drafting, longer each time)\n"
                "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
     } else if (!strcmp(cmd, "calibrate")) {
         printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--per-layer]\n\nRuns the model "

@@ -292,34 +292,6 @@ static int32_t draft(struct flm_spec *sp, struct flm_sampler *smp, int32_t k, st
 
 // ---------------------------------------------------------------- verification
 
-// Walks the verify pass's rows: accepts drafts while the rule allows, then
-// one token of the target's own. Returns the count written to out.
-static int32_t accept_rows(struct flm_spec *sp, struct flm_sampler *smp, int32_t k, int32_t *out) {
-    int32_t n = 0;
-    for (int32_t i = 0; i < k; i++) {
-        const float *logits = flm_get_logits(sp->ctx, i);
-        const int32_t x = sp->draft[i];
-        const struct flm_token_prob *c;
-        const int32_t nc = flm_sampler_dist(smp, logits, &c);
-        bool ok;
-        int32_t y;
-        if (nc == 1) {  // greedy (or one survivor): the rule accepts x only if it is that token
-            y = c[0].id;
-            ok = y == x;
-        } else {
-            memset(sp->p_dense, 0, sizeof(float) * (size_t)sp->n_vocab);
-            for (int32_t t = 0; t < nc; t++) sp->p_dense[c[t].id] = c[t].v;
-            const float *q = sp->q_hot[i] ? NULL : sp->q + (size_t)i * (size_t)sp->n_vocab;
-            y = flm_spec_accept(sp->p_dense, q, sp->n_vocab, x, smp, &ok);
-        }
-        flm_sampler_accept(smp, y);
-        out[n++] = y;
-        if (!ok || flm_token_is_eog(sp->model, y)) return n;
-    }
-    out[n++] = flm_sampler_sample(smp, flm_get_logits(sp->ctx, k));
-    return n;
-}
-
 static int32_t plain_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t *out, struct flm_err *err) {
     const double t0 = now_s();
     flm_status s = flm_eval(sp->ctx, &sp->hist[sp->n_hist - 1], 1, false, err);
@@ -356,7 +328,7 @@ int32_t flm_spec_step(struct flm_spec *sp, struct flm_sampler *smp, int32_t max_
     const struct flm_eval_opts o = {.row_order = true};
     flm_status s = flm_eval_opts(ctx, toks, k + 1, true, &o, err);
     if (s) return s;
-    const int32_t n = accept_rows(sp, smp, k, out);
+    const int32_t n = flm_spec_accept_rows(ctx, 0, smp, sp->draft, k, sp->q_hot, sp->q, sp->p_dense, out);
     const double verify_s = now_s() - t0;
     // keep x and the accepted drafts: the last token out is pending
     flm_context_truncate(ctx, P + n, NULL);

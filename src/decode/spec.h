@@ -55,6 +55,18 @@ struct flm_context *flm_spec_context(const struct flm_spec *spec);
 int32_t flm_spec_accept(const float *p, const float *q, int32_t n_vocab, int32_t x, struct flm_sampler *rng,
                         bool *accepted);
 
+// Walks a verify pass's logits rows 0..k of sequence seq in ctx's last
+// evaluation (row i follows drafted token i - 1): accepts draft[i] while the
+// rule allows (greedy: while it is the target's pick), then writes one token
+// of the target's own (the correction, or after k acceptances the bonus).
+// q_hot[i] (NULL: all) says row i's draft came with certainty; else q row i
+// ([k][n_vocab]) holds the drafter's distribution. p_dense is [n_vocab]
+// scratch. Every token written has been accepted into smp; a drafted
+// end-of-generation token ends the list. Returns the count written (1..k+1).
+int32_t flm_spec_accept_rows(const struct flm_context *ctx, int32_t seq, struct flm_sampler *smp,
+                             const int32_t *draft, int32_t k, const bool *q_hot, const float *q, float *p_dense,
+                             int32_t *out);
+
 // ---------------------------------------------------------------- prompt lookup
 
 // Finds the latest earlier occurrence of the last g tokens of hist[0..n)

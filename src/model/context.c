@@ -246,15 +246,22 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
     return flm_eval_seqs(c, &item, 1, err);
 }
 
-flm_status flm_eval_opts(struct flm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
-                         const struct flm_eval_opts *opts, struct flm_err *err) {
+flm_status flm_eval_seqs_opts(struct flm_context *c, const struct flm_seq_batch *items, int32_t n_items,
+                              const struct flm_eval_opts *opts, struct flm_err *err) {
     if (!c) return flm_err_set(err, FLM_ERR_INVALID, "eval: no context");
     c->row_order = opts && opts->row_order;
     c->layers = opts ? opts->layers : NULL;
-    flm_status st = flm_eval(c, tokens, n, all_logits, err);
+    flm_status st = flm_eval_seqs(c, items, n_items, err);
     c->row_order = false;
     c->layers = NULL;
     return st;
+}
+
+flm_status flm_eval_opts(struct flm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err) {
+    if (!c || (!tokens && n > 0) || n <= 0) return flm_err_set(err, FLM_ERR_INVALID, "eval: no tokens given");
+    const struct flm_seq_batch item = {.seq = 0, .tokens = tokens, .n_tokens = n, .all_logits = all_logits};
+    return flm_eval_seqs_opts(c, &item, 1, opts, err);
 }
 
 const float *flm_get_logits_seq(const struct flm_context *c, int32_t seq, int32_t i) {

@@ -79,6 +79,9 @@ struct flm_eval_opts {
 // flm_eval with options; opts NULL is flm_eval.
 flm_status flm_eval_opts(struct flm_context *ctx, const int32_t *tokens, int32_t n, bool all_logits,
                          const struct flm_eval_opts *opts, struct flm_err *err);
+// flm_eval_seqs with options (the server verifies its slots' drafts with row_order).
+flm_status flm_eval_seqs_opts(struct flm_context *ctx, const struct flm_seq_batch *items, int32_t n_items,
+                              const struct flm_eval_opts *opts, struct flm_err *err);
 
 // Runs n <= n_batch rows: token i goes to sequence row_seq[i] at position
 // row_pos[i] (a sequence's rows in increasing positions). Writes the logits

@@ -2,6 +2,8 @@
 #include "serve/sched.h"
 
 #include "core/status.h"
+#include "decode/spec.h"
+#include "model/context.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -32,11 +34,17 @@ struct flm_job {
 
 struct slot {
     struct flm_job *job;      // NULL: free
-    int32_t        *cache;    // [n_ctx] tokens whose KV the sequence holds
+    int32_t        *cache;    // [n_ctx + 1] tokens whose KV the sequence holds (+ room for the pending one)
     int32_t         n_cache;
     int32_t         n_fed;    // prompt tokens evaluated
     int32_t         next_tok; // the token to feed when generating
     bool            generating;
+    // speculation
+    int32_t         vtok[FLM_SPEC_MAX_DRAFT + 1];  // this step's item: next_tok, then the draft
+    int32_t         n_draft;  // drafted tokens in vtok this step (0: plain)
+    double          acc_s, acc_n;  // decayed accepted drafts / drafts tried
+    int32_t         off;      // steps left without drafting
+    int32_t         backoff;  // length of the next pause
 };
 
 struct flm_sched {
@@ -54,7 +62,13 @@ struct flm_sched {
     int32_t                 n_queued, n_busy; // under mu
     bool                    stopping;         // under mu
     struct flm_sched_stats  st;               // under mu
+    struct flm_spec_params  spec;             // mode NONE: no speculation
+    float                  *p_dense;          // [n_vocab] acceptance scratch
+    int32_t                 acc[FLM_SPEC_MAX_DRAFT + 1];  // tokens a verify step yields
 };
+
+// Below this decayed acceptance rate a slot pauses drafting (adaptive).
+#define SPEC_MIN_ACCEPTANCE 0.3
 
 static double now_s(void) {
     struct timespec ts;
@@ -224,6 +238,7 @@ static void admit_locked(struct flm_sched *s) {
         sl->n_cache = best_keep;
         sl->n_fed = best_keep;
         sl->generating = false;
+        sl->acc_s = 1.0, sl->acc_n = 2.0, sl->off = 0, sl->backoff = 4;
         s->n_busy++;
         s->st.n_cached_tokens += (uint64_t)best_keep;
     }
@@ -256,16 +271,43 @@ static void reap_locked(struct flm_sched *s) {
 
 // ---------------------------------------------------------------- one step
 
-// Items for every live slot: generating slots first (one token each), then
-// prompt chunks from what is left of n_batch.
-static int32_t build_items(struct flm_sched *s) {
+// Prompt lookup for a generating slot: up to kmax tokens that followed the
+// latest earlier occurrence of its last n-gram (the pending token included),
+// into vtok[1..]. Returns the count; 0 while the slot pauses drafting.
+static int32_t slot_draft(struct flm_sched *s, struct slot *sl, int32_t kmax) {
+    const struct flm_job *j = sl->job;
+    if (s->spec.mode != FLM_SPEC_LOOKUP) return 0;
+    if (s->spec.adaptive && sl->off > 0) {
+        sl->off--;
+        return 0;
+    }
+    if (kmax > s->n_ctx - sl->n_cache - 1) kmax = s->n_ctx - sl->n_cache - 1;  // x and the draft must fit
+    if (j->n_max >= 0 && kmax > j->n_max - j->n_gen - 1) kmax = j->n_max - j->n_gen - 1;  // no use past max_tokens
+    if (kmax <= 0) return 0;
+    sl->cache[sl->n_cache] = sl->next_tok;
+    return flm_spec_lookup(sl->cache, sl->n_cache + 1, s->spec.ngram_min, s->spec.ngram_max, kmax, sl->vtok + 1);
+}
+
+// Items for every live slot: generating slots first (their pending token,
+// and a draft from what n_batch has left after one row per generating
+// slot), then prompt chunks from what is left of n_batch. Returns the item
+// count; *verify says whether some slot drafted.
+static int32_t build_items(struct flm_sched *s, bool *verify) {
     int32_t n = 0, budget = s->n_batch;
+    *verify = false;
+    for (int32_t i = 0; i < s->n_parallel; i++)
+        if (s->slots[i].job && s->slots[i].generating) budget--;
     for (int32_t i = 0; i < s->n_parallel; i++) {
         struct slot *sl = &s->slots[i];
         if (!sl->job || !sl->generating) continue;
-        s->items[n] = (struct flm_seq_batch){.seq = i, .tokens = &sl->next_tok, .n_tokens = 1};
+        const int32_t kmax = budget < s->spec.draft_max ? budget : s->spec.draft_max;
+        sl->n_draft = slot_draft(s, sl, kmax);
+        budget -= sl->n_draft;
+        *verify |= sl->n_draft > 0;
+        sl->vtok[0] = sl->next_tok;
+        s->items[n] = (struct flm_seq_batch){.seq = i, .tokens = sl->vtok, .n_tokens = 1 + sl->n_draft,
+                                             .all_logits = sl->n_draft > 0};
         s->item_slot[n++] = i;
-        budget--;
     }
     for (int32_t i = 0; i < s->n_parallel && budget > 0; i++) {
         struct slot *sl = &s->slots[i];
@@ -279,14 +321,14 @@ static int32_t build_items(struct flm_sched *s) {
     return n;
 }
 
-// Samples slot i's next token and streams its text; under mu.
-static void slot_sample_locked(struct flm_sched *s, int32_t i) {
+// Streams token tok, sampled after n_held tokens of slot i's sequence were
+// evaluated; under mu. Returns false when the job ended with it.
+static bool slot_emit_locked(struct flm_sched *s, int32_t i, int32_t tok, int32_t n_held) {
     struct slot *sl = &s->slots[i];
     struct flm_job *j = sl->job;
-    const int32_t tok = flm_sampler_sample(j->smp, flm_get_logits_seq(s->ctx, i, -1));
     if (flm_token_is_eog(s->model, tok)) {
         slot_end_locked(s, i, FLM_FINISH_STOP, NULL);
-        return;
+        return false;
     }
     if (j->n_gen++ == 0) j->t_first = now_s() - j->t_submit;
     s->st.n_gen_tokens++;
@@ -296,27 +338,64 @@ static void slot_sample_locked(struct flm_sched *s, int32_t i) {
     const size_t ready = flm_textout_push(&j->tout, piece, k > 0 ? (size_t)k : 0, &ok);
     if (!ok || !job_put_locked(j, j->tout.buf, ready)) {
         slot_end_locked(s, i, FLM_FINISH_ABORT, "out of memory");
-        return;
+        return false;
     }
     flm_textout_consume(&j->tout, ready);
     if (j->tout.stopped) {
         slot_end_locked(s, i, FLM_FINISH_STOP, NULL);
-        return;
+        return false;
     }
-    if (j->n_gen == j->n_max || sl->n_cache >= s->n_ctx) {
+    if (j->n_gen == j->n_max || n_held >= s->n_ctx) {
         slot_end_locked(s, i, FLM_FINISH_LENGTH, NULL);
-        return;
+        return false;
     }
     sl->next_tok = tok;
     sl->generating = true;
+    return true;
+}
+
+// Samples slot i's next token after a plain step and streams it; under mu.
+static void slot_sample_locked(struct flm_sched *s, int32_t i) {
+    struct slot *sl = &s->slots[i];
+    slot_emit_locked(s, i, flm_sampler_sample(sl->job->smp, flm_get_logits_seq(s->ctx, i, -1)), sl->n_cache);
+}
+
+// After a verify step of slot i (its sequence holds P = n_cache tokens, then
+// next_tok and n_draft drafted ones): accepts, drops the rejected tokens'
+// KV entries, learns the acceptance rate and streams the tokens; under mu.
+static void slot_verify_locked(struct flm_sched *s, int32_t i) {
+    struct slot *sl = &s->slots[i];
+    const int32_t k = sl->n_draft, P = sl->n_cache;
+    const int32_t n = flm_spec_accept_rows(s->ctx, i, sl->job->smp, sl->vtok + 1, k, NULL, NULL, s->p_dense, s->acc);
+    flm_seq_truncate(s->ctx, i, P + n, NULL);  // keep x and the accepted drafts; the last token out is pending
+    sl->cache[P] = sl->vtok[0];
+    memcpy(sl->cache + P + 1, s->acc, (size_t)(n - 1) * sizeof(int32_t));
+    sl->n_cache = P + n;
+    int32_t acc = 0;
+    while (acc < n && acc < k && s->acc[acc] == sl->vtok[1 + acc]) acc++;
+    s->st.n_spec_passes++;
+    s->st.n_drafted += (uint64_t)k;
+    s->st.n_accepted += (uint64_t)acc;
+    sl->acc_s = 0.8 * sl->acc_s + acc;
+    sl->acc_n = 0.8 * sl->acc_n + (acc < k ? acc + 1 : k);
+    if (sl->acc_s < SPEC_MIN_ACCEPTANCE * sl->acc_n) {
+        sl->off = sl->backoff;
+        sl->backoff = sl->backoff < 128 ? 2 * sl->backoff : 128;
+    } else {
+        sl->backoff = 4;
+    }
+    for (int32_t t = 0; t < n; t++)
+        if (!slot_emit_locked(s, i, s->acc[t], P + 1 + t)) return;
 }
 
 static void step(struct flm_sched *s) {
-    const int32_t n = build_items(s);
+    bool verify;
+    const int32_t n = build_items(s, &verify);
     if (!n) return;
     const double t0 = now_s();
     struct flm_err err = {0};
-    const flm_status st = flm_eval_seqs(s->ctx, s->items, n, &err);
+    const struct flm_eval_opts o = {.row_order = verify};
+    const flm_status st = flm_eval_seqs_opts(s->ctx, s->items, n, &o, &err);
     pthread_mutex_lock(&s->mu);
     s->st.busy_seconds += now_s() - t0;
     for (int32_t k = 0; k < n; k++) {
@@ -324,6 +403,10 @@ static void step(struct flm_sched *s) {
         struct slot *sl = &s->slots[i];
         if (st) {  // nothing was evaluated; the call's jobs end with the engine's message
             slot_end_locked(s, i, FLM_FINISH_ABORT, err.msg);
+            continue;
+        }
+        if (sl->generating && sl->n_draft > 0) {
+            slot_verify_locked(s, i);
             continue;
         }
         memcpy(sl->cache + sl->n_cache, s->items[k].tokens, (size_t)s->items[k].n_tokens * sizeof(int32_t));
@@ -365,11 +448,26 @@ flm_status flm_sched_init(struct flm_sched **out, const struct flm_model *model,
     if (p->n_parallel < 1 || p->n_parallel > 256)
         return flm_err_set(err, FLM_ERR_INVALID, "serve: --parallel %d not in [1, 256]", p->n_parallel);
     if (p->n_queue < 0) return flm_err_set(err, FLM_ERR_INVALID, "serve: queue length %d is negative", p->n_queue);
+    const struct flm_spec_params *sp = &p->spec;
+    if (sp->mode == FLM_SPEC_SELF || sp->mode == FLM_SPEC_DRAFT)
+        return flm_err_set(err, FLM_ERR_INVALID,
+                           "serve: --spec %s is not supported by the server (it would need a drafter context per "
+                           "slot); use --spec lookup",
+                           sp->mode == FLM_SPEC_SELF ? "self" : "draft");
+    if (sp->mode != FLM_SPEC_NONE && sp->mode != FLM_SPEC_LOOKUP)
+        return flm_err_set(err, FLM_ERR_INVALID, "serve: unknown speculation mode %d", (int)sp->mode);
+    if (sp->mode == FLM_SPEC_LOOKUP && (sp->draft_max < 1 || sp->draft_max > FLM_SPEC_MAX_DRAFT))
+        return flm_err_set(err, FLM_ERR_INVALID, "serve: --draft-max %d not in 1..%d", sp->draft_max,
+                           FLM_SPEC_MAX_DRAFT);
+    if (sp->mode == FLM_SPEC_LOOKUP && (sp->ngram_min < 1 || sp->ngram_max < sp->ngram_min))
+        return flm_err_set(err, FLM_ERR_INVALID, "serve: n-gram sizes %d..%d: need 1 <= min <= max", sp->ngram_min,
+                           sp->ngram_max);
     struct flm_sched *s = calloc(1, sizeof *s);
     if (!s) return flm_err_set(err, FLM_ERR_NOMEM, "serve: out of memory");
     s->model = model;
     s->n_parallel = p->n_parallel;
     s->n_queue = p->n_queue;
+    s->spec = p->spec;
     struct flm_context_params cp = flm_context_params_default();
     cp.n_ctx = p->n_ctx;
     cp.n_threads = p->n_threads;
@@ -386,9 +484,10 @@ flm_status flm_sched_init(struct flm_sched **out, const struct flm_model *model,
     s->slots = calloc((size_t)s->n_parallel, sizeof *s->slots);
     s->items = calloc((size_t)s->n_parallel, sizeof *s->items);
     s->item_slot = calloc((size_t)s->n_parallel, sizeof *s->item_slot);
-    bool ok = s->slots && s->items && s->item_slot;
+    s->p_dense = malloc((size_t)model->hp.n_vocab * sizeof(float));
+    bool ok = s->slots && s->items && s->item_slot && s->p_dense;
     for (int32_t i = 0; ok && i < s->n_parallel; i++)
-        ok = (s->slots[i].cache = malloc((size_t)s->n_ctx * sizeof(int32_t))) != NULL;
+        ok = (s->slots[i].cache = malloc(((size_t)s->n_ctx + 1) * sizeof(int32_t))) != NULL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (!ok || pthread_create(&s->thread, NULL, sched_main, s)) {
@@ -419,6 +518,7 @@ void flm_sched_free(struct flm_sched *s) {
     free(s->slots);
     free(s->items);
     free(s->item_slot);
+    free(s->p_dense);
     flm_context_free(s->ctx);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

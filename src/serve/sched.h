@@ -9,6 +9,17 @@
 // through a flm_textout (UTF-8 hold-back, stop sequences) into the job's
 // output, which HTTP threads read with flm_job_wait.
 //
+// With speculation (params.spec, prompt lookup), a generating slot whose
+// recent tokens repeat an earlier n-gram of its context feeds its pending
+// token plus the continuation of that match, with every row's logits kept;
+// the library's acceptance rule (decode/spec.h) keeps the longest acceptable
+// prefix plus one token of the target's own, the rest is truncated from the
+// slot's KV cache, and the tokens go out one by one through the same path as
+// plain decoding (stops, max_tokens and EOG end a run midway). A step that
+// verifies drafts evaluates every row in one-token float order, so a request
+// served alone gets, token for token, the greedy output of plain decoding. A
+// slot whose drafts keep failing stops drafting for a while (doubling).
+//
 // Threads: flm_sched_submit, flm_job_* and flm_sched_stats may be called
 // from any thread. A job has two owners, the submitter and the scheduler;
 // the submitter calls flm_job_release exactly once (which cancels the job if
@@ -32,6 +43,11 @@ struct flm_sched_params {
     int32_t n_ctx;       // tokens of KV cache per slot (0: the library's default)
     int32_t n_batch;     // tokens per step over all slots (0: the library's default)
     int32_t n_threads;   // 0: all cores
+    // Speculation: mode FLM_SPEC_LOOKUP (prompt lookup per slot) or NONE
+    // (zero); draft_max, ngram_min/max and adaptive as in flm_spec_params.
+    // A generating slot's step then carries its pending token and a draft
+    // found in its own tokens, verified in the same pass as the other slots.
+    struct flm_spec_params spec;
 };
 
 flm_status flm_sched_init(struct flm_sched **out, const struct flm_model *model, const struct flm_sched_params *p,
@@ -90,6 +106,9 @@ struct flm_sched_stats {
     uint64_t n_cached_tokens;  // prompt tokens reused from a slot's cache
     uint64_t n_gen_tokens;
     double   busy_seconds;     // time spent in steps
+    uint64_t n_spec_passes;    // slot steps that verified a draft
+    uint64_t n_drafted;        // drafted tokens verified
+    uint64_t n_accepted;       // drafted tokens accepted
     int32_t  n_queued, n_busy, n_parallel;
 };
 void flm_sched_stats(struct flm_sched *s, struct flm_sched_stats *out);
