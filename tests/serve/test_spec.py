@@ -2,6 +2,7 @@
 # same server's without speculation, drafts accepted on a code-editing
 # prompt, streamed and non-streamed in agreement, and the /metrics figures.
 import json
+import threading
 
 import httpx
 import pytest
@@ -82,3 +83,26 @@ def test_spec_stops_midway_like_plain(pair, extra):
     assert got[0]["usage"] == got[1]["usage"]
     assert pair[1].metric("flashlm_spec_accepted_tokens_total") > before
     print(extra, repr(got[1]["choices"][0]["text"]), got[1]["choices"][0]["finish_reason"])
+
+
+def test_spec_concurrent_slots(pair):
+    """Two requests drafting in the same steps both finish; their usage adds up in /metrics."""
+    spec = pair[1]
+    gen0 = spec.metric("flashlm_generated_tokens_total")
+    prompts = ["Copy this code:\n" + CODE + "\nCopy:\ndef area(width, height):\n",
+               "Repeat this list twice: red, green, blue, red, green, blue,"]
+    out = [None, None]
+
+    def run(i):
+        body = {"model": "x", "prompt": prompts[i], "max_tokens": 40, "temperature": 0.7, "seed": i}
+        out[i] = httpx.post(spec.url + "/v1/completions", json=body, timeout=120).json()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for o in out:
+        assert o["choices"][0]["finish_reason"] in ("stop", "length")
+        assert o["choices"][0]["text"]
+    assert spec.metric("flashlm_generated_tokens_total") - gen0 == sum(o["usage"]["completion_tokens"] for o in out)
