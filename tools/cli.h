@@ -20,6 +20,7 @@ struct opts {
     int32_t     n_threads;
     int32_t     n_batch;
     bool        no_mmap;
+    uint64_t    mem_budget;  // --mem-budget, bytes (0 = none)
     bool        show_tensors;
     bool        json;
     int32_t     bench_p, bench_n, bench_reps;
@@ -38,6 +39,8 @@ void cli_engine_free(struct engine *e);
 bool cli_print_piece(void *user, int32_t token, const char *text, size_t len);
 void cli_print_stats(const struct flm_gen_stats *st);
 double cli_now(void);
+// "512M", "1.5G", "300000K", "123456789" (bytes); K/M/G are powers of 1024.
+bool cli_parse_size(const char *s, uint64_t *out);
 // Whole file, NUL-terminated; NULL after printing why.
 char *cli_read_file(const char *path, size_t *len);
 

@@ -24,6 +24,7 @@ struct matmul_job {
     size_t                        xq_stride;
     int                           n;
     float                        *y;
+    size_t                        ldy;
 };
 
 // Each thread takes a contiguous band of weight rows and runs every
@@ -40,21 +41,26 @@ static void matmul_worker(void *arg, int ith, int nth) {
             for (; i + 4 <= job->n; i += 4) {
                 float s4[4];
                 job->rows4(w->n_cols, s4, wr, job->xq + (size_t)i * job->xq_stride, job->xq_stride);
-                for (int k = 0; k < 4; k++) job->y[(size_t)(i + k) * (size_t)w->n_rows + (size_t)r] = s4[k];
+                for (int k = 0; k < 4; k++) job->y[(size_t)(i + k) * job->ldy + (size_t)r] = s4[k];
             }
         }
         for (; i < job->n; i++) {
             float s;
             (i < job->n4 ? job->vec_dot4 : job->vec_dot)(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
-            job->y[(size_t)i * (size_t)w->n_rows + (size_t)r] = s;
+            job->y[(size_t)i * job->ldy + (size_t)r] = s;
         }
     }
 }
 
 void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
+    flm_matmul_ld(pool, w, x, n, y, (size_t)w->n_rows, scratch);
+}
+
+void flm_matmul_ld(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, size_t ldy,
+                   void *scratch) {
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
-    struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
+    struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y, .ldy = ldy};
     if (w->order == FLM_ORDER_Q4_K_TILED) {
         job.vec_dot = flm_kernel_q4_K_tiled(false);
         job.vec_dot4 = flm_kernel_q4_K_tiled(true);

@@ -40,6 +40,11 @@ size_t flm_matmul_scratch_bytes(enum flm_type t, int64_t k, int n);
 // y[i * w->n_rows + r] = dot(row r of w, x + i * w->n_cols) for i < n.
 void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch);
 
+// The same with output row i at y + i * ldy (ldy >= w->n_rows): a matrix
+// cut into row ranges writes each range's columns of the full result.
+void flm_matmul_ld(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, size_t ldy,
+                   void *scratch);
+
 // Converts row r of w to floats.
 void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out);
 

@@ -55,6 +55,17 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     const int nt = flm_pool_size(c->pool);
     const size_t nb = (size_t)p.n_batch, nctx = (size_t)p.n_ctx, L = (size_t)hp->n_layer;
     const size_t kdim = (size_t)hp->n_head_kv * hp->head_dim, vdim = (size_t)hp->n_head_kv * hp->head_dim_v;
+    const size_t memory =
+        (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
+        nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
+              (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff + (size_t)hp->n_vocab) * sizeof(float) +
+        (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch);
+    if ((st = flm_model_reserve(m, memory, err))) {  // the first context also commits the weight store
+        flm_pool_free(c->pool);
+        free(c);
+        return st;
+    }
+    c->memory = memory;
     bool ok = true;
     c->k_cache = alloc_n(L * nctx * kdim, sizeof(uint16_t), &ok);
     c->v_cache = alloc_n(L * nctx * vdim, sizeof(uint16_t), &ok);
@@ -75,16 +86,13 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
         flm_context_free(c);
         return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory for n_ctx %d, n_batch %d", p.n_ctx, p.n_batch);
     }
-    c->memory = (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
-                nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
-                      (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff + (size_t)hp->n_vocab) * sizeof(float) +
-                (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch);
     *out = c;
     return FLM_OK;
 }
 
 void flm_context_free(struct flm_context *c) {
     if (!c) return;
+    flm_model_unreserve(c->model, c->memory);
     flm_pool_free(c->pool);
     void *bufs[] = {c->k_cache, c->v_cache, c->x, c->xb, c->xb2, c->q, c->k, c->v, c->att,
                     c->hb, c->hb2, c->scores, c->qh, c->qscratch, c->logits};
@@ -121,9 +129,14 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
             return flm_err_set(err, FLM_ERR_INVALID, "eval: token %d at index %d is outside the vocabulary [0, %d)",
                                tokens[i], i, n_vocab);
     c->one_token = n == 1;
+    struct flm_err local;
     for (int32_t done = 0; done < n;) {
         int chunk = n - done < c->n_batch ? n - done : c->n_batch;
-        flm_forward(c, tokens + done, chunk, all_logits);
+        flm_status st = flm_forward(c, tokens + done, chunk, all_logits, err ? err : &local);
+        if (st) {  // the tokens of this chunk are not in the cache
+            c->n_logits = 0;
+            return st;
+        }
         c->pos += chunk;
         done += chunk;
     }

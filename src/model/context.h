@@ -33,7 +33,7 @@ struct flm_context {
     int32_t                 n_logits;   // rows valid in logits after the last eval
     bool                    all_logits;
     bool                    one_token;  // the current flm_eval has a single token (kernel choice)
-    size_t                  memory;     // bytes allocated for all of the above
+    size_t                  memory;     // bytes allocated for all of the above (charged to the model's budget)
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
     // layers). NULL in normal use; tools/tests compare passes with it.
@@ -42,7 +42,9 @@ struct flm_context {
 };
 
 // Runs n <= n_batch tokens at positions pos..pos+n-1 and writes the logits
-// of the last token (or of all when all_logits). No checks: flm_eval checks.
-void flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, bool all_logits);
+// of the last token (or of all when all_logits). No checks of the
+// arguments (flm_eval checks); fails only when streamed weights cannot be
+// read (err, not NULL, says why).
+flm_status flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, bool all_logits, struct flm_err *err);
 
 #endif
