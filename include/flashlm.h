@@ -152,6 +152,8 @@ struct flm_context_params {
     int32_t n_ctx;      // tokens of KV cache; 0 = min(model's training context, 4096)
     int32_t n_batch;    // tokens evaluated per forward pass in prefill
     int32_t n_threads;  // 0 = all cores
+    int32_t n_logits;   // rows of logits one flm_eval can keep (all_logits needs n <= n_logits);
+                        // 0 = n_batch. Generation needs 1: the buffer is n_logits x n_vocab floats
 };
 struct flm_context_params flm_context_params_default(void);
 

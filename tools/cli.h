@@ -20,6 +20,7 @@ struct opts {
     int32_t     n_threads;
     int32_t     n_batch;
     bool        no_mmap;
+    bool        all_logits;  // the command evaluates with all logits (perplexity)
     uint64_t    mem_budget;  // --mem-budget, bytes (0 = none)
     bool        show_tensors;
     bool        json;

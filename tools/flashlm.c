@@ -231,6 +231,7 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     if (o->mem_budget && !cp.n_ctx) cp.n_ctx = 1024;  // under a budget the KV cache is sized, not maximal
     cp.n_threads = o->n_threads;
     if (o->n_batch) cp.n_batch = o->n_batch;
+    if (!o->all_logits) cp.n_logits = 1;  // generation reads the last row only
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
     fprintf(stderr, "flashlm: loaded %s in %.2f s (context %d tokens)\n", o->model, cli_now() - t0,
@@ -310,6 +311,7 @@ static int cmd_perplexity(const struct opts *o) {
     char *text = cli_read_file(o->file, &len);
     if (!text) return 1;
     struct opts oo = *o;
+    oo.all_logits = true;
     if (!oo.n_ctx) oo.n_ctx = 512;
     struct engine e = {0};
     if (cli_engine_open(&e, &oo, false)) {

@@ -629,6 +629,11 @@ flm_status flm_gguf_open(struct flm_gguf **out, const char *path, unsigned flags
         g->want_avail = want;
         flm_status st = load_file(g, fd, path, flags, err);
         if (st == FLM_OK) st = parse(g, err);
+        if (st == FLM_OK && g->header_only && g->avail > g->data_offset + 65536) {
+            want = g->data_offset / 4;  // read again, exactly the header: the prefix stays in memory
+            flm_gguf_close(g);
+            continue;
+        }
         if (st == FLM_OK) {
             close(fd);
             *out = g;

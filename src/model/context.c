@@ -5,7 +5,7 @@
 #include <string.h>
 
 struct flm_context_params flm_context_params_default(void) {
-    return (struct flm_context_params){.n_ctx = 0, .n_batch = 64, .n_threads = 0};
+    return (struct flm_context_params){.n_ctx = 0, .n_batch = 64, .n_threads = 0, .n_logits = 0};
 }
 
 static size_t max_scratch(const struct flm_model *m, int n) {
@@ -33,20 +33,22 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     *out = NULL;
     struct flm_context_params p = params ? *params : flm_context_params_default();
     const struct flm_hparams *hp = &m->hp;
-    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0)
-        return flm_err_set(err, FLM_ERR_INVALID, "context: n_ctx, n_batch and n_threads must not be negative");
+    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_logits < 0)
+        return flm_err_set(err, FLM_ERR_INVALID, "context: n_ctx, n_batch, n_threads and n_logits must not be negative");
     if (p.n_ctx == 0) p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     if (p.n_ctx > hp->n_ctx_train)
         return flm_err_set(err, FLM_ERR_INVALID, "context: n_ctx %d exceeds the model's training context %d", p.n_ctx,
                            hp->n_ctx_train);
     if (p.n_batch == 0) p.n_batch = 64;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_logits == 0 || p.n_logits > p.n_batch) p.n_logits = p.n_batch;
 
     struct flm_context *c = calloc(1, sizeof *c);
     if (!c) return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory");
     c->model = m;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
+    c->n_logits_max = p.n_logits;
     flm_status st = flm_pool_init(&c->pool, p.n_threads, err);
     if (st) {
         free(c);
@@ -58,8 +60,8 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     const size_t memory =
         (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
         nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
-              (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff + (size_t)hp->n_vocab) * sizeof(float) +
-        (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch);
+              (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff) * sizeof(float) +
+        (size_t)p.n_logits * hp->n_vocab * sizeof(float) + (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch);
     if ((st = flm_model_reserve(m, memory, err))) {  // the first context also commits the weight store
         flm_pool_free(c->pool);
         free(c);
@@ -81,7 +83,7 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     c->scores = alloc_n((size_t)nt * nctx, sizeof(float), &ok);
     c->qh = alloc_n((size_t)nt * hp->head_dim, sizeof(uint16_t), &ok);
     c->qscratch = alloc_n(max_scratch(m, p.n_batch), 1, &ok);
-    c->logits = alloc_n(nb * hp->n_vocab, sizeof(float), &ok);
+    c->logits = alloc_n((size_t)p.n_logits * hp->n_vocab, sizeof(float), &ok);
     if (!ok) {
         flm_context_free(c);
         return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory for n_ctx %d, n_batch %d", p.n_ctx, p.n_batch);
@@ -120,9 +122,9 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
         return flm_err_set(err, FLM_ERR_CONTEXT,
                            "eval: %d tokens do not fit in the context: %d of %d positions are used", n, c->pos,
                            c->n_ctx);
-    if (all_logits && n > c->n_batch)
-        return flm_err_set(err, FLM_ERR_INVALID, "eval: logits of all %d tokens requested but n_batch is %d", n,
-                           c->n_batch);
+    if (all_logits && n > c->n_logits_max)
+        return flm_err_set(err, FLM_ERR_INVALID, "eval: logits of all %d tokens requested but the context keeps %d rows (n_logits)", n,
+                           c->n_logits_max);
     const int32_t n_vocab = c->model->hp.n_vocab;
     for (int32_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)

@@ -13,6 +13,7 @@ struct flm_context {
     struct flm_pool        *pool;
     int32_t                 n_ctx;
     int32_t                 n_batch;
+    int32_t                 n_logits_max; // rows the logits buffer holds
     int32_t                 pos;        // tokens in the cache
     uint16_t               *k_cache;    // [n_layer][n_ctx][n_head_kv * head_dim] f16
     uint16_t               *v_cache;    // [n_layer][n_ctx][n_head_kv * head_dim_v] f16
@@ -29,7 +30,7 @@ struct flm_context {
     float                  *scores;     // [n_threads][n_ctx]
     uint16_t               *qh;         // [n_threads][head_dim]
     void                   *qscratch;   // quantized activations for matmul
-    float                  *logits;     // [n_batch][n_vocab]
+    float                  *logits;     // [n_logits_max][n_vocab]
     int32_t                 n_logits;   // rows valid in logits after the last eval
     bool                    all_logits;
     bool                    one_token;  // the current flm_eval has a single token (kernel choice)

@@ -10,7 +10,7 @@
 // Code, libc, thread stacks and small allocations of a running process
 // (measured: flashlm's RSS before any model memory is about 4 MiB; the rest
 // is headroom for the kernel's own charges to a memory cgroup).
-#define RUNTIME_BYTES (12ull << 20)
+#define RUNTIME_BYTES (8ull << 20)
 // Vocabulary structures per token (text copies, lengths, hash slots, merge
 // ranks), an upper bound from the BPE and SentencePiece loaders.
 #define VOCAB_BYTES_PER_TOKEN 96ull

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define CHUNK      (1u << 20)   // bytes per read request
-#define HEAD_CHUNK (8u << 20)   // smallest unit the LM head is cut into when it streams alone
+#define HEAD_CHUNK (4u << 20)   // smallest unit the LM head is cut into when it streams alone
 #define A          ((uint64_t)FLM_IO_ALIGN)
 
 typedef unsigned long long ull;
@@ -109,7 +109,9 @@ flm_status flm_store_open(struct flm_store **out, const struct flm_gguf *g, cons
     s->g = g;
     s->p = *p;
     if (s->p.max_slots <= 0) s->p.max_slots = 8;
-    if (s->p.max_slots < 2) s->p.max_slots = 2;
+    if (s->p.min_slots <= 0) s->p.min_slots = 2;
+    if (s->p.max_slots < s->p.min_slots) s->p.max_slots = s->p.min_slots;
+    if (!s->p.head_chunk) s->p.head_chunk = HEAD_CHUNK;
     s->fd = -1;
     flm_gguf_file_id(g, &s->id);
     pthread_mutex_init(&s->mu, NULL);
@@ -206,7 +208,7 @@ static struct plan measure(const struct flm_store *s) {
     }
     for (int g = 0; grp && g < s->n_groups; g++) pl.slot = grp[g] > pl.slot ? grp[g] : pl.slot;
     if (head) {  // cut into parts no smaller than a layer's unit (or HEAD_CHUNK)
-        const size_t want = pl.slot > HEAD_CHUNK ? pl.slot : HEAD_CHUNK, part = head < want ? head : want;
+        const size_t want = pl.slot > s->p.head_chunk ? pl.slot : s->p.head_chunk, part = head < want ? head : want;
         pl.slot = part > pl.slot ? part : pl.slot;
     }
     if (!grp) pl.slot = SIZE_MAX / 4;  // no memory to plan with: never fits
@@ -224,10 +226,10 @@ static size_t rowbuf_need(const struct flm_store *s) {
 
 static bool fits(const struct flm_store *s, uint64_t other, size_t rowbuf) {
     const struct plan pl = measure(s);
-    return other + pl.pinned + rowbuf + 2 * (uint64_t)pl.slot <= s->p.budget;
+    return other + pl.pinned + rowbuf + (uint64_t)s->p.min_slots * pl.slot <= s->p.budget;
 }
 
-// Pins in value-per-byte order while two stream buffers still fit.
+// Pins in value-per-byte order while min_slots stream buffers still fit.
 static void choose(struct flm_store *s, uint64_t other, size_t rowbuf) {
     static const enum flm_store_class order[] = {FLM_STORE_ATTN, FLM_STORE_HEAD, FLM_STORE_FFN};
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
@@ -440,8 +442,9 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
     if (!fits(s, other, rowbuf)) {
         char what[96], sz[32];
         b->item[FLM_MEM_PINNED] = least.pinned;
-        snprintf(what, sizeof what, "stream buffers (2 x %s, one layer each)", flm_budget_size_str(least.slot, sz, sizeof sz));
-        return flm_budget_check(b, 2 * (uint64_t)least.slot + rowbuf, what, err);
+        snprintf(what, sizeof what, "stream buffers (%d x %s, one layer each)", s->p.min_slots,
+                 flm_budget_size_str(least.slot, sz, sizeof sz));
+        return flm_budget_check(b, (uint64_t)s->p.min_slots * least.slot + rowbuf, what, err);
     }
     choose(s, other, rowbuf);
     const struct plan pl = measure(s);

@@ -44,6 +44,8 @@ struct flm_store_params {
     uint64_t         budget;     // 0: everything resident where the reader put it
     enum flm_io_kind io;
     int              max_slots;  // 0: 8
+    int              min_slots;  // stream buffers kept when choosing pins (prefetch depth); 0: 2
+    size_t           head_chunk; // smallest part an LM head that streams alone is cut into; 0: 8 MiB
 };
 
 struct flm_store;
