@@ -591,8 +591,11 @@ static flm_status load_file(struct flm_gguf *g, int fd, const char *path, unsign
         g->base = p;
         g->own = GGUF_OWN_MALLOC;
         g->header_only = true;
+        // the page cache counts against budgets: no readahead past the
+        // prefix, and what was read is dropped (to the end of the file)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
         flm_status st = read_all(fd, p, g->avail, path, err);
-        posix_fadvise(fd, 0, (off_t)g->avail, POSIX_FADV_DONTNEED);  // the page cache counts against budgets
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         return st;
     }
     if (flags & FLM_GGUF_OPEN_NO_MMAP) {
