@@ -40,7 +40,18 @@ static long long read_value(const char *name, const char *key) {
     return v;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FLM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FLM_ASAN 1
+#endif
+#endif
+
 static const char *make_group(void) {
+#ifdef FLM_ASAN
+    return "sanitizer build: AddressSanitizer's shadow memory and quarantine are not under any budget";
+#endif
     if (geteuid() != 0) return "not root";
     struct stat sb;
     if (stat("/sys/fs/cgroup/cgroup.controllers", &sb) == 0) {
