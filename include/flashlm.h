@@ -76,7 +76,8 @@ struct flm_model_params {
     // are streamed from the file with direct reads (O_DIRECT) into a fixed
     // pool of buffers, the next layers read while one computes. A budget too
     // small to run at all is refused by flm_context_init (FLM_ERR_NOMEM,
-    // with the minimum in the message).
+    // with the minimum in the message). A model file truncated, rewritten or
+    // replaced while in use makes evaluation fail with FLM_ERR_IO.
     uint64_t         mem_budget;
     enum flm_io_kind io;          // FLM_IO_AUTO: io_uring where it works, else pread
 };
@@ -152,8 +153,9 @@ struct flm_context_params {
     int32_t n_ctx;      // tokens of KV cache; 0 = min(model's training context, 4096)
     int32_t n_batch;    // tokens evaluated per forward pass in prefill
     int32_t n_threads;  // 0 = all cores
-    int32_t n_logits;   // rows of logits one flm_eval can keep (all_logits needs n <= n_logits);
-                        // 0 = n_batch. Generation needs 1: the buffer is n_logits x n_vocab floats
+    int32_t n_seq;      // independent sequences, each with n_ctx positions of KV cache (default 1)
+    int32_t n_logits;   // rows of logits one eval can keep (all_logits needs that many); 0 = n_batch.
+                        // Generation needs 1 per sequence: the buffer is n_logits x n_vocab floats
 };
 struct flm_context_params flm_context_params_default(void);
 
@@ -176,6 +178,35 @@ flm_status flm_eval(struct flm_context *ctx, const int32_t *tokens, int32_t n, b
 // Logits (n_vocab floats) of token i of the last flm_eval (i = -1: the last
 // one). Valid until the next flm_eval on this context; NULL if not kept.
 const float *flm_get_logits(const struct flm_context *ctx, int32_t i);
+
+// ---------------------------------------------------------------- sequences
+//
+// A context made with n_seq > 1 holds that many independent sequences (say,
+// the conversations of a server's slots), each with its own KV cache, and
+// advances them together: one forward pass carries rows of every sequence,
+// so the weights are read once per pass for all of them. flm_eval,
+// flm_get_logits, flm_context_pos and flm_context_truncate act on sequence 0.
+
+struct flm_seq_batch {
+    int32_t        seq;         // 0 .. n_seq-1, at most once per call
+    const int32_t *tokens;
+    int32_t        n_tokens;    // >= 1
+    bool           all_logits;  // keep every token's logits (else only the last one's)
+};
+
+// Evaluates each item's tokens at its sequence's next positions, all items
+// together in passes of at most n_batch rows. The logits rows kept over all
+// items must not exceed n_batch (FLM_ERR_INVALID); FLM_ERR_CONTEXT names the
+// sequence whose tokens do not fit. On error nothing is evaluated.
+flm_status flm_eval_seqs(struct flm_context *ctx, const struct flm_seq_batch *items, int32_t n_items,
+                         struct flm_err *err);
+// Logits of token i of sequence seq in the last flm_eval_seqs (i = -1: its
+// last kept one); NULL when that call kept none for it.
+const float *flm_get_logits_seq(const struct flm_context *ctx, int32_t seq, int32_t i);
+int32_t      flm_context_n_seq(const struct flm_context *ctx);
+int32_t      flm_seq_pos(const struct flm_context *ctx, int32_t seq);  // -1 for a bad seq
+// Drops sequence seq's cached tokens from position pos on.
+flm_status   flm_seq_truncate(struct flm_context *ctx, int32_t seq, int32_t pos, struct flm_err *err);
 
 // ---------------------------------------------------------------- sampling
 

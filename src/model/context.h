@@ -1,22 +1,34 @@
 // context.h - per-conversation state: KV cache, scratch, logits, threads.
 //
-// One context belongs to one conversation and is used by one thread at a
-// time; all of its memory is sized at init so evaluation never allocates.
+// One context is used by one thread at a time; all of its memory is sized at
+// init so evaluation never allocates. It holds n_seq independent sequences
+// (one conversation each, usually one), each with its own n_ctx positions of
+// KV cache; a forward pass may mix rows of several sequences, so the weights
+// are read once for all of them (continuous batching in the server).
 #ifndef FLM_MODEL_CONTEXT_H
 #define FLM_MODEL_CONTEXT_H
 
 #include "core/threads.h"
 #include "model/model.h"
 
+#define FLM_MAX_SEQ 256  // sequences one context may hold
+
 struct flm_context {
     const struct flm_model *model;
     struct flm_pool        *pool;
     int32_t                 n_ctx;
     int32_t                 n_batch;
+    int32_t                 n_seq;
     int32_t                 n_logits_max; // rows the logits buffer holds
-    int32_t                 pos;        // tokens in the cache
-    uint16_t               *k_cache;    // [n_layer][n_ctx][n_head_kv * head_dim] f16
-    uint16_t               *v_cache;    // [n_layer][n_ctx][n_head_kv * head_dim_v] f16
+    int32_t                *seq_pos;    // [n_seq] tokens in each sequence's cache
+    uint16_t               *k_cache;    // [n_seq][n_layer][n_ctx][n_head_kv * head_dim] f16
+    uint16_t               *v_cache;    // [n_seq][n_layer][n_ctx][n_head_kv * head_dim_v] f16
+    // rows of the current forward pass (filled by flm_eval_seqs)
+    int32_t                *row_seq;    // [n_batch] sequence of each row
+    int32_t                *row_pos;    // [n_batch] its position in that sequence
+    uint8_t                *row_single; // [n_batch] its sequence advances by one token (kernel order)
+    int32_t                *keep;       // [n_batch] rows whose logits are wanted, ascending
+    int32_t                *pass_tokens;// [n_batch] token of each row
     // scratch for n_batch tokens
     float                  *x;          // [n_batch][n_embd] residual stream
     float                  *xb;         // [n_batch][n_embd]
@@ -30,10 +42,9 @@ struct flm_context {
     float                  *scores;     // [n_threads][n_ctx]
     uint16_t               *qh;         // [n_threads][head_dim]
     void                   *qscratch;   // quantized activations for matmul
-    float                  *logits;     // [n_logits_max][n_vocab]
-    int32_t                 n_logits;   // rows valid in logits after the last eval
-    bool                    all_logits;
-    bool                    one_token;  // the current flm_eval has a single token (kernel choice)
+    float                  *logits;     // [n_logits_max][n_vocab] rows kept by the last eval, in item order
+    int32_t                *logit_first;// [n_seq] first logits row of each sequence in the last eval
+    int32_t                *n_logits;   // [n_seq] its rows (0: none kept)
     size_t                  memory;     // bytes allocated for all of the above (charged to the model's budget)
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
@@ -42,10 +53,12 @@ struct flm_context {
     void  *trace_user;
 };
 
-// Runs n <= n_batch tokens at positions pos..pos+n-1 and writes the logits
-// of the last token (or of all when all_logits). No checks of the
-// arguments (flm_eval checks); fails only when streamed weights cannot be
-// read (err, not NULL, says why).
-flm_status flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, bool all_logits, struct flm_err *err);
+// Runs n <= n_batch rows: token i goes to sequence row_seq[i] at position
+// row_pos[i] (a sequence's rows in increasing positions). Writes the logits
+// of the n_keep rows listed in keep (ascending) to logits, one row each. No
+// checks of the arguments (flm_eval_seqs checks); fails only when streamed
+// weights cannot be read (err, not NULL, says why).
+flm_status flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, int n_keep, float *logits,
+                       struct flm_err *err);
 
 #endif

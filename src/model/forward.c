@@ -46,15 +46,16 @@ static void attn_worker(void *arg, int ith, int nth) {
     struct flm_context *c = job->c;
     const struct flm_hparams *hp = &c->model->hp;
     const size_t kdim = (size_t)hp->n_head_kv * hp->head_dim, vdim = (size_t)hp->n_head_kv * hp->head_dim_v;
-    const uint16_t *kc = c->k_cache + (size_t)job->il * c->n_ctx * kdim;
-    const uint16_t *vc = c->v_cache + (size_t)job->il * c->n_ctx * vdim;
     const int group = hp->n_head / hp->n_head_kv;
     const bool slides = layer_slides(hp, job->il);
     long lo, hi;
     flm_split((long)job->n * hp->n_head, ith, nth, &lo, &hi);
     for (long w = lo; w < hi; w++) {
         const int t = (int)(w / hp->n_head), h = (int)(w % hp->n_head), hk = h / group;
-        const int pos = c->pos + t;
+        const int pos = c->row_pos[t];
+        const size_t layer = (size_t)c->row_seq[t] * hp->n_layer + (size_t)job->il;
+        const uint16_t *kc = c->k_cache + layer * c->n_ctx * kdim;
+        const uint16_t *vc = c->v_cache + layer * c->n_ctx * vdim;
         struct flm_attn_args a = {
             .q = c->q + ((size_t)t * hp->n_head + h) * hp->head_dim,
             .k = kc + (size_t)hk * hp->head_dim,
@@ -66,17 +67,23 @@ static void attn_worker(void *arg, int ith, int nth) {
             .j0 = slides && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0,
             .j1 = pos,
             .scale = job->scale,
-            .single = c->one_token,
+            .single = c->row_single[t],
         };
         flm_attention_head(&a, c->scores + (size_t)ith * c->n_ctx, c->qh + (size_t)ith * hp->head_dim,
                            c->att + ((size_t)t * hp->n_head + h) * hp->head_dim_v);
     }
 }
 
-// Attention of n tokens; returns the rows that go on: all n, or in the last
-// layer only the one whose logits are wanted (llama.cpp drops the others
+// Moves the kept rows (ascending indices) of a [n][dim] matrix to its front.
+static void keep_rows(float *x, const int32_t *keep, int n_keep, int dim) {
+    for (int i = 0; i < n_keep; i++)
+        if (keep[i] != i) memmove(x + (size_t)i * dim, x + (size_t)keep[i] * dim, sizeof(float) * (size_t)dim);
+}
+
+// Attention of n rows; returns the rows that go on: all n, or in the last
+// layer only the n_keep whose logits are wanted (llama.cpp drops the others
 // there, which also decides its kernels' row counts).
-static int attention_block(struct flm_context *c, const struct flm_layer *l, int il, int n, bool all_logits) {
+static int attention_block(struct flm_context *c, const struct flm_layer *l, int il, int n, int n_keep) {
     const struct flm_hparams *hp = &c->model->hp;
     const int E = hp->n_embd, qd = hp->n_head * hp->head_dim;
     const int kd = hp->n_head_kv * hp->head_dim, vd = hp->n_head_kv * hp->head_dim_v;
@@ -99,10 +106,11 @@ static int attention_block(struct flm_context *c, const struct flm_layer *l, int
         float *q = c->q + (size_t)t * qd, *k = c->k + (size_t)t * kd;
         if (l->q_norm) norm_rows(q, q, l->q_norm, hp->n_head, hp->head_dim, hp->rms_eps);
         if (l->k_norm) norm_rows(k, k, l->k_norm, hp->n_head_kv, hp->head_dim, hp->rms_eps);
-        flm_rope(q, hp->n_head, hp->head_dim, hp->n_rot, c->pos + t, base, fscale, hp->rope_kind);
-        flm_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, c->pos + t, base, fscale, hp->rope_kind);
+        const int pos = c->row_pos[t];
+        flm_rope(q, hp->n_head, hp->head_dim, hp->n_rot, pos, base, fscale, hp->rope_kind);
+        flm_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, pos, base, fscale, hp->rope_kind);
         if (hp->q_scale != 0.0f) flm_scale(q, hp->q_scale, qd);
-        const size_t slot = (size_t)il * c->n_ctx + (size_t)(c->pos + t);
+        const size_t slot = ((size_t)c->row_seq[t] * hp->n_layer + (size_t)il) * c->n_ctx + (size_t)pos;
         store_f16(c->k_cache + slot * kd, k, (size_t)kd);
         store_f16(c->v_cache + slot * vd, c->v + (size_t)t * vd, (size_t)vd);
     }
@@ -113,10 +121,10 @@ static int attention_block(struct flm_context *c, const struct flm_layer *l, int
     trace(c, "kqv_out", il, c->att, (size_t)n * hp->n_head * hp->head_dim_v);
     flm_matmul(c->pool, &l->wo, c->att, n, c->xb2, c->qscratch);
     trace(c, "attn_out", il, c->xb2, (size_t)n * E);
-    if (il == hp->n_layer - 1 && !all_logits && n > 1) {
-        memmove(c->xb2, c->xb2 + (size_t)(n - 1) * E, sizeof(float) * E);
-        memmove(c->x, c->x + (size_t)(n - 1) * E, sizeof(float) * E);
-        n = 1;
+    if (il == hp->n_layer - 1 && n_keep < n) {
+        keep_rows(c->xb2, c->keep, n_keep, E);
+        keep_rows(c->x, c->keep, n_keep, E);
+        n = n_keep;
     }
     if (l->post_attn_norm) {
         norm_rows(c->xb2, c->xb2, l->post_attn_norm, n, E, hp->rms_eps);
@@ -177,7 +185,7 @@ static flm_status embed(struct flm_context *c, const int32_t *tokens, int n, str
 }
 
 // The LM head, in the row ranges the store holds it in (one when resident).
-static flm_status lm_head(struct flm_context *c, int rows, struct flm_err *err) {
+static flm_status lm_head(struct flm_context *c, int rows, float *logits, struct flm_err *err) {
     const struct flm_model *m = c->model;
     const int group = m->hp.n_layer, parts = flm_store_n_parts(m->store, m->sid_output);
     for (int p = 0; p < parts; p++) {
@@ -186,13 +194,13 @@ static flm_status lm_head(struct flm_context *c, int rows, struct flm_err *err) 
         struct flm_mat w = m->output;
         int64_t r0;
         w.data = flm_store_view(m->store, m->sid_output, p, &r0, &w.n_rows);
-        flm_matmul_ld(c->pool, &w, c->xb, rows, c->logits + r0, (size_t)m->hp.n_vocab, c->qscratch);
+        flm_matmul_ld(c->pool, &w, c->xb, rows, logits + r0, (size_t)m->hp.n_vocab, c->qscratch);
         flm_store_release(m->store, group, p);
     }
     return FLM_OK;
 }
 
-static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int n, bool all_logits,
+static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int n, int n_keep, float *logits,
                                struct flm_err *err) {
     const struct flm_model *m = c->model;
     const struct flm_hparams *hp = &m->hp;
@@ -204,21 +212,23 @@ static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int
         if ((st = flm_store_acquire(m->store, il, 0, err))) return st;
         struct flm_layer tmp;
         const struct flm_layer *l = flm_model_layer(m, il, &tmp);
-        rows = attention_block(c, l, il, rows, all_logits);
-        ffn_block(c, l, il, rows);
+        rows = attention_block(c, l, il, rows, n_keep);
+        if (rows) ffn_block(c, l, il, rows);
         flm_store_release(m->store, il, 0);
+        if (rows == 0) return FLM_OK;  // no logits wanted from this pass: its K/V are stored
     }
     // Only the rows whose logits are wanted are left for the LM head.
     norm_rows(c->xb, c->x, m->output_norm, rows, E, hp->rms_eps);
     trace(c, "result_norm", -1, c->xb, (size_t)rows * E);
-    if ((st = lm_head(c, rows, err))) return st;
-    trace(c, "result_output", -1, c->logits, (size_t)rows * hp->n_vocab);
+    if ((st = lm_head(c, rows, logits, err))) return st;
+    trace(c, "result_output", -1, logits, (size_t)rows * hp->n_vocab);
     return FLM_OK;
 }
 
-flm_status flm_forward(struct flm_context *c, const int32_t *tokens, int n, bool all_logits, struct flm_err *err) {
+flm_status flm_forward(struct flm_context *c, const int32_t *tokens, int n, int n_keep, float *logits,
+                       struct flm_err *err) {
     flm_store_begin(c->model->store);
-    flm_status st = forward_impl(c, tokens, n, all_logits, err);
+    flm_status st = forward_impl(c, tokens, n, n_keep, logits, err);
     flm_store_end(c->model->store);
     return st;
 }
