@@ -295,6 +295,42 @@ struct flm_chat_msg {
 flm_status flm_chat_apply(const struct flm_model *model, const struct flm_chat_msg *msgs, size_t n_msgs,
                           bool add_assistant, char **out, struct flm_err *err);
 
+// ---------------------------------------------------------------- quantize
+
+// Called as the work advances: tensor i_tensor of n_tensors (file order) is
+// being written, and bytes_done of the input's bytes_total tensor bytes are
+// done. Return false to cancel (flm_quantize then returns FLM_ERR_CANCELLED).
+typedef bool (*flm_quantize_fn)(void *user, int64_t i_tensor, int64_t n_tensors, uint64_t bytes_done,
+                                uint64_t bytes_total);
+
+struct flm_quantize_params {
+    const char     *type;       // target file type, llama.cpp's names: "Q4_K_M", "Q8_0", "F16", ...
+    int32_t         n_threads;  // 0 = all cores
+    flm_quantize_fn on_progress;
+    void           *user;
+};
+// type "Q8_0", all cores, no progress callback.
+struct flm_quantize_params flm_quantize_params_default(void);
+
+// Writes the GGUF model in_path quantized to params->type at out_path, the
+// way llama.cpp's llama_model_quantize does (same per-tensor types, same
+// bytes, same metadata with general.file_type and
+// general.quantization_version set). Inputs of any type flashlm reads are
+// accepted; quantized tensors are dequantized first (llama.cpp's
+// allow_requantize), and tensors already of their target type are copied.
+// The output is written to a temporary file beside out_path, flushed to
+// disk and renamed over out_path only when complete: on any failure or
+// cancellation out_path is left as it was and the temporary file removed.
+// FLM_ERR_UNSUPPORTED: unknown type; FLM_ERR_INVALID: out_path is in_path
+// (also through links) or a directory; FLM_ERR_FORMAT: a malformed input or a
+// tensor with non-finite values; FLM_ERR_IO: reading or writing failed.
+flm_status flm_quantize(const char *in_path, const char *out_path, const struct flm_quantize_params *params,
+                        struct flm_err *err);
+
+// The file types flm_quantize offers, i = 0, 1, ...: the name, and in *desc
+// (if non-NULL) a one-line description. NULL past the end.
+const char *flm_quantize_type_name(int i, const char **desc);
+
 void flm_free(void *p);
 
 #ifdef __cplusplus

@@ -25,6 +25,8 @@ struct opts {
     bool        show_tensors;
     bool        json;
     int32_t     bench_p, bench_n, bench_reps;
+    const char *host, *api_key;              // serve
+    int32_t     port, parallel, queue;       // serve
     struct flm_sampler_params sp;
 };
 
@@ -48,5 +50,9 @@ char *cli_read_file(const char *path, size_t *len);
 int cmd_chat(const struct opts *o);
 int cmd_inspect(const struct opts *o);
 int cmd_bench(const struct opts *o);
+// `flashlm quantize` parses its own arguments (IN OUT, no model option).
+int  cmd_quantize(int argc, char **argv);
+void cli_quantize_usage(void);
+int cmd_serve(const struct opts *o);
 
 #endif

@@ -1,4 +1,5 @@
-// flashlm.c - the command-line tool: run, chat, perplexity, inspect.
+// flashlm.c - the command-line tool: run, chat, perplexity, inspect, bench,
+// quantize, serve.
 //
 // The only place that prints usage or turns a status into an exit code:
 // 0 success, 1 runtime failure (bad file, context full, ...), 2 bad usage.
@@ -25,6 +26,8 @@ static const char *usage_main =
     "  perplexity  perplexity of a text file\n"
     "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
     "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
+    "  quantize    write a model quantized to Q4_K_M, Q8_0, ... (as llama.cpp's quantize)\n"
+    "  serve       OpenAI-compatible HTTP server with continuous batching and a chat page\n"
     "\n"
     "Run 'flashlm <command> --help' for the options of a command.\n";
 
@@ -74,6 +77,25 @@ static void print_usage(const char *cmd) {
                "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
                "      one JSON object on stdout\n%s",
                usage_common);
+    } else if (!strcmp(cmd, "quantize")) {
+        cli_quantize_usage();
+    } else if (!strcmp(cmd, "serve")) {
+        printf("usage: flashlm serve -m FILE [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c CTX] [--api-key KEY]\n\n"
+               "Serves the model over HTTP: POST /v1/chat/completions and /v1/completions (OpenAI's API,\n"
+               "streamed as server-sent events or not), GET /v1/models, /health, /metrics (Prometheus),\n"
+               "POST /tokenize and /detokenize, and a chat page at /. Up to --parallel requests advance\n"
+               "together, one forward pass per step; more wait in a queue, beyond which the server answers\n"
+               "503 with Retry-After. SIGINT or SIGTERM ends in-flight requests and exits.\n\n"
+               "      --host ADDR         address to listen on (default 127.0.0.1, loopback only)\n"
+               "      --port N            TCP port (default 8080; 0 = any free port, printed at start)\n"
+               "      --parallel N        requests generated at once, each with its own -c context (default 4)\n"
+               "      --queue N           requests waiting beyond the busy slots (default 64)\n"
+               "      --api-key KEY       require 'Authorization: Bearer KEY' (not on / and /health)\n"
+               "  -c, --ctx N             context size per request in tokens (default: min(training context, 4096))\n"
+               "  -t, --threads N         threads (default: all cores)\n"
+               "  -b, --batch N           tokens per forward pass over all requests (default 64)\n"
+               "      --no-mmap           read the model into memory instead of mapping it\n"
+               "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
     } else if (!strcmp(cmd, "inspect")) {
         printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
                "the model needs.\n\n      --tensors           list every tensor\n");
@@ -134,7 +156,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
-        else if (!strcmp(a, "--mem-budget") && strcmp(cmd, "inspect")) ok = cli_parse_size(v, &o->mem_budget);
+        else if (!strcmp(a, "--mem-budget") && strcmp(cmd, "inspect") && strcmp(cmd, "serve")) ok = cli_parse_size(v, &o->mem_budget);
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--host")) o->host = v;
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--api-key")) o->api_key = v;
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--port")) ok = parse_int(v, &o->port, 0, 65535);
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--parallel")) ok = parse_int(v, &o->parallel, 1, 256);
+        else if (!strcmp(cmd, "serve") && !strcmp(a, "--queue")) ok = parse_int(v, &o->queue, 0, 1 << 16);
         else if (!strcmp(cmd, "bench") && (!strcmp(a, "-n") || !strcmp(a, "--n-gen"))) ok = parse_int(v, &o->bench_n, 0, 1 << 16);
         else if (!strcmp(cmd, "bench") && (!strcmp(a, "-r") || !strcmp(a, "--reps"))) ok = parse_int(v, &o->bench_reps, 1, 1000);
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, &o->n_predict, -1, 1 << 30);
@@ -353,14 +380,16 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench"};
+    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "quantize", "serve"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
         fprintf(stderr, "flashlm: unknown command '%s'\n\n%s", cmd, usage_main);
         return EXIT_USAGE;
     }
-    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5};
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
+    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5,
+                  .port = 8080, .parallel = 4, .queue = 64};
     int r = parse_opts(cmd, argc - 2, argv + 2, &o);
     if (r == -1) {
         print_usage(cmd);
@@ -375,5 +404,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "chat")) return cmd_chat(&o);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
     if (!strcmp(cmd, "bench")) return cmd_bench(&o);
+    if (!strcmp(cmd, "serve")) return cmd_serve(&o);
     return cmd_inspect(&o);
 }

@@ -10,6 +10,18 @@
 #define FLM_CPU_X86 1
 #endif
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#define FLM_CPU_ARM64 1
+// From the kernel's arch/arm64 hwcap.h, in case the libc headers predate them.
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1UL << 1)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#endif
+
 // The one piece of process-wide state in core: written once under
 // pthread_once, read-only afterwards.
 static struct flm_cpu_features features;
@@ -46,11 +58,24 @@ static void detect_x86(struct flm_cpu_features *f) {
 }
 #endif
 
+#ifdef FLM_CPU_ARM64
+// The kernel tells which optional instructions user space may run; one
+// binary then runs on plain ARMv8.0 and uses SDOT where it exists.
+static void detect_arm64(struct flm_cpu_features *f) {
+    const unsigned long hwcap = getauxval(AT_HWCAP);
+    f->neon = (hwcap & HWCAP_ASIMD) != 0;
+    f->dotprod = f->neon && (hwcap & HWCAP_ASIMDDP) != 0;
+}
+#endif
+
 static void detect(void) {
     struct flm_cpu_features f;
     memset(&f, 0, sizeof f);
 #ifdef FLM_CPU_X86
     detect_x86(&f);
+#endif
+#ifdef FLM_CPU_ARM64
+    detect_arm64(&f);
 #endif
     const char *env = getenv("FLM_SCALAR");
     f.force_scalar = env && env[0] && strcmp(env, "0") != 0;
@@ -69,6 +94,8 @@ bool flm_cpu_has_isa(enum flm_isa isa) {
     case FLM_ISA_SCALAR: return true;
     case FLM_ISA_AVX2: return avx2;
     case FLM_ISA_AVX512: return avx2 && f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni;
+    case FLM_ISA_NEON: return f->neon;
+    case FLM_ISA_DOTPROD: return f->neon && f->dotprod;
     default: return false;
     }
 }
@@ -85,6 +112,8 @@ const char *flm_isa_name(enum flm_isa isa) {
     case FLM_ISA_SCALAR: return "scalar";
     case FLM_ISA_AVX2: return "avx2";
     case FLM_ISA_AVX512: return "avx512";
+    case FLM_ISA_NEON: return "neon";
+    case FLM_ISA_DOTPROD: return "dotprod";
     default: return "?";
     }
 }

@@ -36,6 +36,8 @@ struct worker_arg {
 static inline void cpu_relax(int i) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
 #endif
     if ((i & 1023) == 1023) sched_yield();
 }

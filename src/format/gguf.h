@@ -165,6 +165,18 @@ flm_status flm_gguf_writer_kv_arr(struct flm_gguf_writer *w, const char *key, en
 flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
 flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type,
                                   uint32_t n_dims, const int64_t *ne, const void *data, size_t nbytes);
+// Copies key/value pair i of an open file (same key, type and value bytes);
+// general.alignment, when copied, sets this file's alignment.
+flm_status flm_gguf_writer_kv_copy(struct flm_gguf_writer *w, const struct flm_gguf *g, int64_t i);
+// Streaming large files: declares a tensor without its bytes. After
+// flm_gguf_writer_meta_to_buffer (header, metadata, tensor infos and the
+// padding up to the data section) the caller writes each declared tensor's
+// bytes in declaration order, each followed by zeros up to a multiple of
+// flm_gguf_writer_alignment. (to_buffer/to_file write zeros for them.)
+flm_status flm_gguf_writer_tensor_info(struct flm_gguf_writer *w, const char *name, enum flm_type type,
+                                       uint32_t n_dims, const int64_t *ne);
+flm_status flm_gguf_writer_meta_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
+uint32_t   flm_gguf_writer_alignment(const struct flm_gguf_writer *w);
 // Serializes to a malloc'd buffer (caller frees) or to a file.
 flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
 flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, struct flm_err *err);

@@ -25,7 +25,7 @@ struct wtensor {
     enum flm_type  type;
     uint32_t       n_dims;
     int64_t        ne[FLM_GGUF_MAX_DIMS];
-    uint8_t       *data;
+    uint8_t       *data;    // NULL: zeros, or written by the caller (flm_gguf_writer_tensor_info)
     size_t         nbytes;
 };
 
@@ -208,6 +208,60 @@ flm_status flm_gguf_writer_kv_arr_str(struct flm_gguf_writer *w, const char *key
     return kv_end(w, key, mark, ok);
 }
 
+// Bytes of key/value pair i's value as it sits in the file after its type:
+// the scalar, the string with its length, or the array with its element type
+// and length. The reader has bounds-checked all of it.
+static void kv_value_span(const struct flm_gguf *g, int64_t i, const uint8_t **start, size_t *n) {
+    const struct gguf_kv *kv = &g->kv[i];
+    const uint8_t *end;
+    uint64_t len;
+    if (kv->type == FLM_GGUF_STRING) {
+        memcpy(&len, kv->val, 8);
+        *start = kv->val;
+        end = kv->val + 8 + len;
+    } else if (kv->type != FLM_GGUF_ARRAY) {
+        *start = kv->val;
+        end = kv->val + flm_gguf_vtype_size(kv->type);
+    } else {
+        *start = kv->val - 12;  // u32 element type, u64 length
+        if (kv->arr_type != FLM_GGUF_STRING) {
+            end = kv->val + kv->arr_len * flm_gguf_vtype_size(kv->arr_type);
+        } else if (kv->arr_len == 0) {
+            end = kv->val;
+        } else {
+            const uint64_t last = kv->str_off[kv->arr_len - 1];
+            memcpy(&len, g->base + last, 8);
+            end = g->base + last + 8 + len;
+        }
+    }
+    *n = (size_t)(end - *start);
+}
+
+flm_status flm_gguf_writer_kv_copy(struct flm_gguf_writer *w, const struct flm_gguf *g, int64_t i) {
+    if (!w || !g || i < 0 || i >= g->n_kv) return FLM_ERR_INVALID;
+    const struct gguf_kv *kv = &g->kv[i];
+    char *key = malloc(kv->key.len + 1);
+    if (!key) return FLM_ERR_NOMEM;
+    memcpy(key, kv->key.ptr, kv->key.len);
+    key[kv->key.len] = '\0';
+    flm_status st;
+    if (memchr(key, '\0', kv->key.len)) {
+        st = FLM_ERR_INVALID;  // a key with a NUL byte cannot be named again
+    } else if (is_align_key(key) && kv->type == FLM_GGUF_UINT32) {
+        uint32_t a;
+        memcpy(&a, kv->val, 4);
+        st = flm_gguf_writer_kv_u32(w, key, a);  // sets the layout's alignment
+    } else {
+        const uint8_t *start;
+        size_t n, mark;
+        kv_value_span(g, i, &start, &n);
+        st = kv_begin(w, key, kv->type, &mark);
+        if (st == FLM_OK) st = kv_end(w, key, mark, wbuf_put(&w->kv, start, n));
+    }
+    free(key);
+    return st;
+}
+
 // ---------------------------------------------------------------- tensors
 
 // Bytes of a tensor of this shape, or SIZE_MAX when the shape is invalid.
@@ -229,8 +283,10 @@ static size_t shape_bytes(enum flm_type type, uint32_t n_dims, const int64_t *ne
     return (size_t)(per_row * l->type_size * rows);
 }
 
-flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type,
-                                  uint32_t n_dims, const int64_t *ne, const void *data, size_t nbytes) {
+// Adds a tensor; with copy its bytes are copied from data (zeros when NULL),
+// without copy the caller writes them after flm_gguf_writer_meta_to_buffer.
+static flm_status add_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type, uint32_t n_dims,
+                             const int64_t *ne, const void *data, size_t nbytes, bool copy) {
     if (!w || !name) return FLM_ERR_INVALID;
     size_t len = strlen(name);
     if (len == 0 || len > GGUF_MAX_NAME_LEN || shape_bytes(type, n_dims, ne) != nbytes) return FLM_ERR_INVALID;
@@ -246,13 +302,13 @@ flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, e
     struct wtensor *t = &w->t[w->n_t];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
-    t->data = nbytes ? malloc(nbytes) : NULL;
-    if (!t->name || (nbytes && !t->data)) {
+    t->data = nbytes && copy ? malloc(nbytes) : NULL;
+    if (!t->name || (nbytes && copy && !t->data)) {
         free(t->name);
         free(t->data);
         return FLM_ERR_NOMEM;
     }
-    if (nbytes) {
+    if (nbytes && copy) {
         if (data) memcpy(t->data, data, nbytes);
         else memset(t->data, 0, nbytes);
     }
@@ -264,11 +320,27 @@ flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, e
     return FLM_OK;
 }
 
+flm_status flm_gguf_writer_tensor(struct flm_gguf_writer *w, const char *name, enum flm_type type,
+                                  uint32_t n_dims, const int64_t *ne, const void *data, size_t nbytes) {
+    return add_tensor(w, name, type, n_dims, ne, data, nbytes, true);
+}
+
+flm_status flm_gguf_writer_tensor_info(struct flm_gguf_writer *w, const char *name, enum flm_type type,
+                                       uint32_t n_dims, const int64_t *ne) {
+    size_t nbytes = shape_bytes(type, n_dims, ne);
+    if (nbytes == SIZE_MAX) return FLM_ERR_INVALID;
+    return add_tensor(w, name, type, n_dims, ne, NULL, nbytes, false);
+}
+
+uint32_t flm_gguf_writer_alignment(const struct flm_gguf_writer *w) { return w ? w->alignment : 0; }
+
 // ---------------------------------------------------------------- serialization
 
 static uint64_t pad_to(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size) {
+// Serializes the header, metadata, tensor infos and the padding before the
+// data section, and with data also the tensors' bytes, into one new buffer.
+static flm_status serialize(struct flm_gguf_writer *w, bool data_too, void **buf, size_t *size) {
     if (!w || !buf || !size) return FLM_ERR_INVALID;
     *buf = NULL;
     *size = 0;
@@ -278,7 +350,7 @@ flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size
         info += 8 + strlen(w->t[i].name) + 4 + 8ull * w->t[i].n_dims + 4 + 8;
         data += pad_to(w->t[i].nbytes, a);
     }
-    uint64_t head = pad_to(24 + w->kv.n + info, a), total = head + data;
+    uint64_t head = pad_to(24 + w->kv.n + info, a), total = data_too ? head + data : head;
     if (total > SIZE_MAX || total < head) return FLM_ERR_NOMEM;
     struct wbuf b = {0};
     if (!(b.p = calloc(1, (size_t)total))) return FLM_ERR_NOMEM;
@@ -300,13 +372,21 @@ flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size
         off += pad_to(t->nbytes, a);
     }
     off = head;
-    for (size_t i = 0; i < w->n_t; i++) {
-        if (w->t[i].nbytes) memcpy(b.p + off, w->t[i].data, w->t[i].nbytes);
+    for (size_t i = 0; data_too && i < w->n_t; i++) {
+        if (w->t[i].data) memcpy(b.p + off, w->t[i].data, w->t[i].nbytes);
         off += pad_to(w->t[i].nbytes, a);
     }
     *buf = b.p;
     *size = (size_t)total;
     return FLM_OK;
+}
+
+flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size) {
+    return serialize(w, true, buf, size);
+}
+
+flm_status flm_gguf_writer_meta_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size) {
+    return serialize(w, false, buf, size);
 }
 
 flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, struct flm_err *err) {

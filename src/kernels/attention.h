@@ -34,5 +34,8 @@ void flm_attention_head_ref(const struct flm_attn_args *a, float *scores, uint16
 #if defined(__x86_64__)
 void flm_attention_head_avx512(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
 #endif
+#if defined(__aarch64__)
+void flm_attention_head_neon(const struct flm_attn_args *a, float *scores, uint16_t *qh, float *out);
+#endif
 
 #endif

@@ -11,6 +11,9 @@
 #include "kernels/kq_orders_x86.h"
 #include "kernels/x86/vecdot_x86.h"
 #endif
+#if defined(__aarch64__)
+#include "kernels/arm/vecdot_arm.h"
+#endif
 
 // ---------------------------------------------------------------- what exists, per ISA
 
@@ -36,6 +39,28 @@ struct kernel_set {
         [FLM_TYPE_Q6_K] = {.vec_dot = flm_q6_K_vec_dot_##isa},             \
     }
 
+#define ARM_SET(isa)                                                       \
+    {                                                                      \
+        [FLM_TYPE_Q4_0] = {.vec_dot = flm_q4_0_vec_dot_##isa},             \
+        [FLM_TYPE_Q4_1] = {.vec_dot = flm_q4_1_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q4_1_vec_dot4_##isa},           \
+        [FLM_TYPE_Q5_0] = {.vec_dot = flm_q5_0_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q5_0_vec_dot4_##isa},           \
+        [FLM_TYPE_Q5_1] = {.vec_dot = flm_q5_1_vec_dot_##isa},             \
+        [FLM_TYPE_Q8_0] = {.vec_dot = flm_q8_0_vec_dot_##isa,              \
+                           .vec_dot4 = flm_q8_0_vec_dot4_##isa},           \
+        [FLM_TYPE_Q2_K] = {.vec_dot = flm_q2_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q3_K] = {.vec_dot = flm_q3_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q4_K] = {.vec_dot = flm_q4_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q5_K] = {.vec_dot = flm_q5_K_vec_dot_##isa},             \
+        [FLM_TYPE_Q6_K] = {.vec_dot = flm_q6_K_vec_dot_##isa},             \
+    }
+
+#if defined(__aarch64__)
+static const struct kernel_set neon_set[FLM_TYPE_COUNT] = ARM_SET(neon);
+static const struct kernel_set dotprod_set[FLM_TYPE_COUNT] = ARM_SET(dotprod);
+#endif
+
 #if defined(__x86_64__)
 static const struct kernel_set avx2_set[FLM_TYPE_COUNT] = X86_SET(avx2);
 static const struct kernel_set avx512_set[FLM_TYPE_COUNT] = X86_SET(avx512);
@@ -47,6 +72,10 @@ static const struct kernel_set *isa_set(enum flm_isa isa) {
 #if defined(__x86_64__)
     case FLM_ISA_AVX2: return avx2_set;
     case FLM_ISA_AVX512: return avx512_set;
+#endif
+#if defined(__aarch64__)
+    case FLM_ISA_NEON: return neon_set;
+    case FLM_ISA_DOTPROD: return dotprod_set;
 #endif
     default: return NULL;
     }
@@ -128,6 +157,9 @@ flm_attention_fn flm_kernel_attention(void) {
 #if defined(__x86_64__)
     if (flm_cpu_isa() >= FLM_ISA_AVX512) return flm_attention_head_avx512;
 #endif
+#if defined(__aarch64__)
+    if (flm_cpu_isa() >= FLM_ISA_NEON) return flm_attention_head_neon;
+#endif
     return flm_attention_head_ref;
 }
 
@@ -137,7 +169,29 @@ flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4) {
 #if defined(__x86_64__)
     if (flm_cpu_isa() >= FLM_ISA_AVX2) return group4 ? flm_q4_K_dot_group4_avx2 : flm_q4_K_dot_single_avx2;
 #endif
+#if defined(__aarch64__)
+    if (flm_cpu_isa() >= FLM_ISA_DOTPROD) return group4 ? flm_q4_K_dot_group4_dotprod : flm_q4_K_dot_single_dotprod;
+    if (flm_cpu_isa() >= FLM_ISA_NEON) return group4 ? flm_q4_K_dot_group4_neon : flm_q4_K_dot_single_neon;
+#endif
     return group4 ? flm_q4_K_dot_group4_ref : flm_q4_K_dot_single_ref;
+}
+
+flm_vec_dot4_fn flm_kernel_q4_K_tiled4(void) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX2) return flm_q4_K_dot4_group4_avx2;
+#endif
+    return NULL;
+}
+
+flm_vec_dot4_fn flm_kernel_kq_batch4(enum flm_type t) {
+#if defined(__x86_64__)
+    if (flm_cpu_isa() >= FLM_ISA_AVX2) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot4_batch_avx2;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot4_batch_avx2;
+    }
+#endif
+    (void)t;
+    return NULL;
 }
 
 flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t) {
@@ -145,6 +199,15 @@ flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t) {
     if (flm_cpu_isa() >= FLM_ISA_AVX2) {
         if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_avx2;
         if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_avx2;
+    }
+#endif
+#if defined(__aarch64__)
+    if (flm_cpu_isa() >= FLM_ISA_DOTPROD) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_dotprod;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_dotprod;
+    } else if (flm_cpu_isa() >= FLM_ISA_NEON) {
+        if (t == FLM_TYPE_Q6_K) return flm_q6_K_dot_batch_neon;
+        if (t == FLM_TYPE_Q4_K) return flm_q4_K_dot_batch_neon;
     }
 #endif
     return flm_kq_batch_dot(t);

@@ -1,8 +1,8 @@
 // dispatch.h - which kernel variant runs, chosen once from the CPU's features.
 //
-// A table per ISA names the SIMD variants that exist (kernels/x86/...); the
-// table the engine uses is filled once, on first use, from core/cpu.h: for
-// each type the best variant the CPU supports, or the scalar oracle from
+// A table per ISA names the SIMD variants that exist (kernels/x86/...,
+// kernels/arm/...); the table the engine uses is filled once, on first use,
+// from core/cpu.h: for each type the best variant the CPU supports, or the scalar oracle from
 // flm_quant_traits() where there is none or FLM_SCALAR is set. Afterwards it
 // is read-only; the returned functions stay valid for the process lifetime.
 #ifndef FLM_KERNELS_DISPATCH_H
@@ -43,8 +43,8 @@ flm_vec_dot4_fn flm_kernel_vec_dot4(enum flm_type t);
 // for t or this CPU cannot run it. Ignores FLM_SCALAR.
 flm_vec_dot4_fn flm_kernel_vec_dot4_isa(enum flm_type t, enum flm_isa isa);
 
-// The attention kernel (kernels/attention.h): the AVX-512 variant where the
-// CPU has it and FLM_SCALAR is not set, else the scalar reference.
+// The attention kernel (kernels/attention.h): the AVX-512 or NEON variant
+// where the CPU has it and FLM_SCALAR is not set, else the scalar reference.
 #include "kernels/attention.h"
 
 #include <stdbool.h>
@@ -55,5 +55,10 @@ flm_attention_fn flm_kernel_attention(void);
 // has it: the same bits as the references.
 flm_vec_dot_fn flm_kernel_q4_K_tiled(bool group4);
 flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t);
+// Four activation rows per call with exactly the bits of the above (the
+// group-of-four Q4_K order; the batched order of type t); NULL where only
+// the one-row version exists.
+flm_vec_dot4_fn flm_kernel_q4_K_tiled4(void);
+flm_vec_dot4_fn flm_kernel_kq_batch4(enum flm_type t);
 
 #endif

@@ -17,9 +17,9 @@ struct matmul_job {
     const struct flm_mat         *w;
     const struct flm_type_traits *tr;
     flm_vec_dot_fn                vec_dot;   // dispatched: best variant for this CPU
-    flm_vec_dot_fn                vec_dot4;  // for activation rows below n4
-    int                           n4;        // rows in groups of four (tiled orders)
-    flm_vec_dot4_fn               rows4;     // FLM_ORDER_ROW: 4 activation rows per call, or NULL
+    flm_vec_dot_fn                vec_dot4;  // one activation row below n4 (a row of a group of four)
+    int                           n4;        // activation rows in groups of four
+    flm_vec_dot4_fn               rows4;     // a group of four rows per call (vec_dot4's bits), or NULL
     const char                   *xq;        // activations in vec_dot_type
     size_t                        xq_stride;
     int                           n;
@@ -37,8 +37,8 @@ static void matmul_worker(void *arg, int ith, int nth) {
     for (long r = lo; r < hi; r++) {
         const char *wr = (const char *)w->data + (size_t)r * w->row_bytes;
         int i = 0;
-        if (job->rows4) {  // the same bits as vec_dot per row, the weight row read once per 4
-            for (; i + 4 <= job->n; i += 4) {
+        if (job->rows4) {  // the same bits as vec_dot4 per row, the weight row read once per 4
+            for (; i + 4 <= job->n4; i += 4) {
                 float s4[4];
                 job->rows4(w->n_cols, s4, wr, job->xq + (size_t)i * job->xq_stride, job->xq_stride);
                 for (int k = 0; k < 4; k++) job->y[(size_t)(i + k) * job->ldy + (size_t)r] = s4[k];
@@ -61,13 +61,16 @@ void flm_matmul_ld(struct flm_pool *pool, const struct flm_mat *w, const float *
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
     struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y, .ldy = ldy};
-    if (w->order == FLM_ORDER_Q4_K_TILED) {
+    job.vec_dot4 = job.vec_dot;
+    job.n4 = n - n % 4;
+    if (w->order == FLM_ORDER_Q4_K_TILED) {  // groups of four rows in one order, the rest in another
         job.vec_dot = flm_kernel_q4_K_tiled(false);
         job.vec_dot4 = flm_kernel_q4_K_tiled(true);
-        job.n4 = n - n % 4;
+        job.rows4 = flm_kernel_q4_K_tiled4();
     } else if (n >= FLM_KQ_BATCH_MIN_ROWS && flm_kernel_kq_batch(w->type)) {
-        job.vec_dot = flm_kernel_kq_batch(w->type);
-    } else if (w->order == FLM_ORDER_ROW && n >= 4) {
+        job.vec_dot = job.vec_dot4 = flm_kernel_kq_batch(w->type);
+        job.rows4 = flm_kernel_kq_batch4(w->type);
+    } else if (w->order == FLM_ORDER_ROW) {
         job.rows4 = flm_kernel_vec_dot4(w->type);  // pairs with job.vec_dot (same ISA)
     }
     if (tr->vec_dot_type == FLM_TYPE_F32) {

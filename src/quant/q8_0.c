@@ -54,6 +54,17 @@ void flm_q8_0_quantize_x86_ref(const float *x, void *vy, int64_t k) {
     }
 }
 
+void flm_q8_0_quantize_arm_ref(const float *x, void *vy, int64_t k) {
+    FLM_ASSERT(k % FLM_QK8_0 == 0);
+    struct flm_block_q8_0 *y = vy;
+    for (int64_t i = 0; i < k / FLM_QK8_0; ++i, x += FLM_QK8_0) {
+        const float d = block_amax(x) / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        y[i].d = flm_f32_to_f16(d);
+        for (int j = 0; j < FLM_QK8_0; ++j) y[i].qs[j] = flm_round_even_i8(x[j] * id);
+    }
+}
+
 void flm_q8_0_vec_dot_ref(int64_t n, float *s, const void *vx, const void *vy) {
     FLM_ASSERT(n % FLM_QK8_0 == 0);
     const struct flm_block_q8_0 *x = vx;

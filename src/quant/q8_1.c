@@ -43,6 +43,22 @@ void flm_q8_1_quantize_ref(const float *x, void *vy, int64_t k) {
     }
 }
 
+void flm_q8_1_quantize_arm_ref(const float *x, void *vy, int64_t k) {
+    FLM_ASSERT(k % FLM_QK8_1 == 0);
+    struct flm_block_q8_1 *y = vy;
+    for (int64_t i = 0; i < k / FLM_QK8_1; ++i, x += FLM_QK8_1) {
+        const float d = block_amax(x) / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < FLM_QK8_1; ++j) {
+            y[i].qs[j] = flm_round_even_i8(x[j] * id);
+            sum += y[i].qs[j];
+        }
+        y[i].d = flm_f32_to_f16(d);
+        y[i].s = flm_f32_to_f16(d * sum);
+    }
+}
+
 void flm_q8_1_quantize_x86_ref(const float *x, void *vy, int64_t k) {
     FLM_ASSERT(k % FLM_QK8_1 == 0);
     struct flm_block_q8_1 *y = vy;

@@ -32,10 +32,17 @@ const struct flm_type_traits *flm_quant_traits(enum flm_type t);
 
 // The quantizer llama.cpp's CPU backend applies to activations of type t (a
 // vec_dot_type) on the architecture flashlm is compiled for: on x86-64 the
-// _x86_ref variants for Q8_0 and Q8_1 (its AVX/AVX2 path), otherwise, and
-// for every other type, flm_quant_traits(t)->from_float. Use it for
+// _x86_ref variants for Q8_0 and Q8_1 (its AVX/AVX2 path), on AArch64 the
+// _arm_ref ones (its NEON path), otherwise, and for every other type,
+// flm_quant_traits(t)->from_float. Use it for
 // activations; use from_float for weights. NULL when t is not implemented.
 flm_from_float_fn flm_quant_act_from_float(enum flm_type t);
+
+// Index of the first element of n elements of type t (n a multiple of the
+// block size) that is not finite, or lies in a block whose f16/f32 scale or
+// minimum is not finite; -1 when all are finite (always for integer types).
+// The check ggml_validate_row_data makes: llama.cpp refuses such tensors.
+int64_t flm_quant_find_nonfinite(enum flm_type t, const void *data, int64_t n);
 
 // ---------------------------------------------------------------- per-format oracles
 //
@@ -137,5 +144,11 @@ void flm_q8_K_quantize_ref(const float *x, void *y, int64_t k);
 // in rare elements that sit on (or within an ulp of) a rounding boundary.
 void flm_q8_0_quantize_x86_ref(const float *x, void *y, int64_t k);
 void flm_q8_1_quantize_x86_ref(const float *x, void *y, int64_t k);
+
+// The same as llama.cpp's AArch64 NEON build computes them: the portable
+// multiplier 1/(amax/127), halves rounded to even (its FCVTNS); s = f16(d *
+// sum). Differs from the _ref quantizer only on exact rounding ties.
+void flm_q8_0_quantize_arm_ref(const float *x, void *y, int64_t k);
+void flm_q8_1_quantize_arm_ref(const float *x, void *y, int64_t k);
 
 #endif

@@ -30,8 +30,8 @@ const struct flm_type_traits *flm_quant_traits(enum flm_type t) {
 }
 
 // llama.cpp's x86 build quantizes Q8_0/Q8_1 activations with its AVX path,
-// which rounds differently from its portable reference (see q8_0.c); its ARM
-// NEON path (multiplier 1/d, halves to even) is not reproduced yet, so other
+// which rounds differently from its portable reference (see q8_0.c); its
+// AArch64 build with its NEON path (multiplier 1/d, halves to even); other
 // architectures get the portable quantizer.
 flm_from_float_fn flm_quant_act_from_float(enum flm_type t) {
     const struct flm_type_traits *tr = flm_quant_traits(t);
@@ -39,6 +39,9 @@ flm_from_float_fn flm_quant_act_from_float(enum flm_type t) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (t == FLM_TYPE_Q8_0) return flm_q8_0_quantize_x86_ref;
     if (t == FLM_TYPE_Q8_1) return flm_q8_1_quantize_x86_ref;
+#elif defined(__aarch64__)
+    if (t == FLM_TYPE_Q8_0) return flm_q8_0_quantize_arm_ref;
+    if (t == FLM_TYPE_Q8_1) return flm_q8_1_quantize_arm_ref;
 #endif
     return tr->from_float;
 }

@@ -28,6 +28,10 @@ struct run {
     bool                short_run;
 };
 
+// max(a, b), b ignored when NaN (as fmax). Not fmax itself: gcc 12 for
+// aarch64 crashes vectorizing an fmax reduction over these loops.
+static double worse(double a, double b) { return b > a ? b : a; }
+
 static int argmax(const float *x, int n) {
     int b = 0;
     for (int i = 1; i < n; i++)
@@ -37,8 +41,8 @@ static int argmax(const float *x, int n) {
 
 static double compare_row(const struct fix_model *fm, const struct fix_pos *ref, const float *ours) {
     double worst = 0;
-    for (int i = 0; i < FIX_TOPK; i++) worst = fmax(worst, fabs(ours[ref->top_id[i]] - ref->top_val[i]));
-    for (int i = 0; i < FIX_PROBE; i++) worst = fmax(worst, fabs(ours[fm->probe_ids[i]] - ref->probe[i]));
+    for (int i = 0; i < FIX_TOPK; i++) worst = worse(worst, fabs(ours[ref->top_id[i]] - ref->top_val[i]));
+    for (int i = 0; i < FIX_PROBE; i++) worst = worse(worst, fabs(ours[fm->probe_ids[i]] - ref->probe[i]));
     return worst / ref->maxabs;
 }
 

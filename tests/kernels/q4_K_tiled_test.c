@@ -73,7 +73,44 @@ static void test_orders_agree_with_oracle(void **state) {
         for (uint64_t s = 1; s <= 20; s++) check(nbs[i], s * 7919 + (uint64_t)i);
 }
 
+// The four-row kernels carry, for each of the four activation rows, exactly
+// the bits of the one-row kernel of the same order.
+static void check4(enum flm_type t, flm_vec_dot4_fn four, flm_vec_dot_fn one, int nb, uint64_t seed) {
+    const int64_t k = 256 * nb;
+    const size_t wbytes = flm_type_row_size(t, k), abytes = flm_type_row_size(FLM_TYPE_Q8_K, k);
+    float *f = malloc(sizeof(float) * (size_t)k);
+    void *wq = malloc(wbytes);
+    char *aq = malloc(4 * abytes);
+    for (int64_t i = 0; i < k; i++) f[i] = flm_test_randf(&seed);
+    flm_quant_traits(t)->from_float(f, wq, k);
+    for (int r = 0; r < 4; r++) {
+        for (int64_t i = 0; i < k; i++) f[i] = flm_test_randf(&seed) * (float)(r + 1);
+        flm_quant_act_from_float(FLM_TYPE_Q8_K)(f, aq + r * abytes, k);
+    }
+    float s4[4], s1;
+    four(k, s4, wq, aq, abytes);
+    for (int r = 0; r < 4; r++) {
+        one(k, &s1, wq, aq + r * abytes);
+        assert_memory_equal(&s4[r], &s1, sizeof s1);
+    }
+    free(f), free(wq), free(aq);
+}
+
+static void test_four_rows_same_bits(void **state) {
+    if (!flm_kernel_q4_K_tiled4()) skip();  // no SIMD: the one-row kernels are all there is
+    const int nbs[] = {1, 2, 3, 7};
+    for (size_t i = 0; i < sizeof nbs / sizeof nbs[0]; i++)
+        for (uint64_t s = 1; s <= 10; s++) {
+            check4(FLM_TYPE_Q4_K, flm_kernel_q4_K_tiled4(), flm_kernel_q4_K_tiled(true), nbs[i], s * 31 + i);
+            check4(FLM_TYPE_Q4_K, flm_kernel_kq_batch4(FLM_TYPE_Q4_K), flm_kernel_kq_batch(FLM_TYPE_Q4_K), nbs[i],
+                   s * 37 + i);
+            check4(FLM_TYPE_Q6_K, flm_kernel_kq_batch4(FLM_TYPE_Q6_K), flm_kernel_kq_batch(FLM_TYPE_Q6_K), nbs[i],
+                   s * 41 + i);
+        }
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_orders_agree_with_oracle)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_orders_agree_with_oracle),
+                                       cmocka_unit_test(test_four_rows_same_bits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

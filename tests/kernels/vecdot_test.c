@@ -1,12 +1,16 @@
 // vecdot_test.c - the SIMD vec_dot variants and their dispatch.
 //
-// 1. Every variant against llama.cpp's own CPU-backend dot (fixture written by
-//    scripts/refs/ggml_simd_refs.py): the float result must be the same bits.
+// 1. Every x86 variant against llama.cpp's own CPU-backend dot (fixture
+//    written by scripts/refs/ggml_simd_refs.py): the float result must be the
+//    same bits. (That parity is an x86 property; the AArch64 variants are
+//    held to the oracle, part 2.)
 // 2. Every variant against the scalar oracle (_ref) on random rows at awkward
 //    block counts, within a named tolerance per type relative to sum |x_i*y_i|.
 // 3. Dispatch: with FLM_SCALAR set the oracle is used everywhere, otherwise
 //    the best variant the CPU runs (checked in fresh child processes, since
-//    the choice is frozen at first use).
+//    the choice is frozen at first use; under a cross build's emulator,
+//    through it). FLM_EXPECT_ISA=<name> also asserts which level the CPU
+//    detection found (the qemu runs use it to prove both AArch64 paths ran).
 // Set FLM_VECDOT_BENCH=1 to also print GMAC/s per type and ISA (576x1536).
 #include "test_util.h"
 
@@ -18,13 +22,19 @@
 #include <math.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 static const enum flm_type types[] = {FLM_TYPE_Q8_0, FLM_TYPE_Q4_1, FLM_TYPE_Q5_0, FLM_TYPE_Q4_K, FLM_TYPE_Q6_K,
                                       FLM_TYPE_Q4_0, FLM_TYPE_Q5_1, FLM_TYPE_Q5_K, FLM_TYPE_Q3_K, FLM_TYPE_Q2_K};
 #define N_TYPES (sizeof types / sizeof types[0])
 
-static const enum flm_isa simd_isas[] = {FLM_ISA_AVX2, FLM_ISA_AVX512};
+// Every SIMD level of every architecture: those this build or CPU lacks
+// have no variants (flm_kernel_vec_dot_isa gives NULL) and are skipped.
+static const enum flm_isa simd_isas[] = {FLM_ISA_AVX2, FLM_ISA_AVX512, FLM_ISA_NEON, FLM_ISA_DOTPROD};
+
+// The variants written to give llama.cpp's bits (its x86 build's order).
+static bool llama_order(enum flm_isa isa) { return isa == FLM_ISA_AVX2 || isa == FLM_ISA_AVX512; }
 
 // Allowed |simd - ref| / sum |x_i*y_i|. Both sides sum exact block integers
 // in float, in different orders (8 lanes vs ggml's generic order), so the
@@ -112,7 +122,7 @@ static void test_ggml_bits(void **state) {
         n_cases++;
         for (size_t k = 0; k < sizeof simd_isas / sizeof simd_isas[0]; ++k) {
             const flm_vec_dot_fn dot = flm_kernel_vec_dot_isa(t, simd_isas[k]);
-            if (!dot) continue;
+            if (!dot || !llama_order(simd_isas[k])) continue;
             float got;
             dot(n, &got, qx, qy);
             n_checked++;
@@ -176,11 +186,12 @@ static void make_rows(enum flm_type t, int64_t n, uint64_t *seed, bool raw_bytes
     free(yf);
 }
 
-static void check_against_ref(enum flm_type t, enum flm_isa isa, int64_t n, uint64_t *seed, bool raw) {
+// Returns 1 when isa has a variant for t here (and it was checked), else 0.
+static int check_against_ref(enum flm_type t, enum flm_isa isa, int64_t n, uint64_t *seed, bool raw) {
     const flm_vec_dot_fn dot = flm_kernel_vec_dot_isa(t, isa);
     const flm_vec_dot_fn ref = flm_kernel_vec_dot_isa(t, FLM_ISA_SCALAR);
     assert_non_null(ref);
-    if (!dot) return;
+    if (!dot) return 0;
     struct rows r;
     make_rows(t, n, seed, raw, &r);
     float got, want;
@@ -193,11 +204,13 @@ static void check_against_ref(enum flm_type t, enum flm_isa isa, int64_t n, uint
     }
     free(r.x);
     free(r.y);
+    return 1;
 }
 
 static void test_against_ref(void **state) {
     (void)state;
     uint64_t seed = 0x5eed1234;
+    int n_checked = 0, n_isas = 0;
     for (size_t i = 0; i < N_TYPES; ++i) {
         const enum flm_type t = types[i];
         const int64_t blck = flm_type_layout(t)->blck_size;
@@ -207,23 +220,33 @@ static void test_against_ref(void **state) {
         const int n_counts = blck == 32 ? 5 : 4;
         for (size_t k = 0; k < sizeof simd_isas / sizeof simd_isas[0]; ++k)
             for (int c = 0; c < n_counts; ++c)
-                for (int rep = 0; rep < 4; ++rep) check_against_ref(t, simd_isas[k], counts[c] * blck, &seed, rep & 1);
+                for (int rep = 0; rep < 4; ++rep) {
+                    const int ran = check_against_ref(t, simd_isas[k], counts[c] * blck, &seed, rep & 1);
+                    // every type has a variant on every SIMD level this CPU has
+                    if (!ran && flm_cpu_has_isa(simd_isas[k]))
+                        fail_msg("no %s variant for %s", flm_isa_name(simd_isas[k]), flm_type_layout(t)->name);
+                    n_checked += ran;
+                }
     }
+    for (size_t k = 0; k < sizeof simd_isas / sizeof simd_isas[0]; ++k) n_isas += flm_cpu_has_isa(simd_isas[k]);
+    print_message("against the oracle: %d variant results on %d SIMD levels\n", n_checked, n_isas);
 }
 
 // The AVX-512 build only changes integer instructions: it must agree with
-// the AVX2 build bit for bit.
-static void test_avx512_equals_avx2(void **state) {
+// the AVX2 build bit for bit; likewise the dotprod build with the NEON one.
+static void test_same_bits_per_arch(void **state) {
     (void)state;
     uint64_t seed = 77;
-    for (size_t i = 0; i < N_TYPES; ++i) {
-        const flm_vec_dot_fn a = flm_kernel_vec_dot_isa(types[i], FLM_ISA_AVX2);
-        const flm_vec_dot_fn b = flm_kernel_vec_dot_isa(types[i], FLM_ISA_AVX512);
+    static const enum flm_isa pairs[][2] = {{FLM_ISA_AVX2, FLM_ISA_AVX512}, {FLM_ISA_NEON, FLM_ISA_DOTPROD}};
+    for (size_t i = 0; i < N_TYPES * 2; ++i) {
+        const enum flm_type t = types[i % N_TYPES];
+        const flm_vec_dot_fn a = flm_kernel_vec_dot_isa(t, pairs[i / N_TYPES][0]);
+        const flm_vec_dot_fn b = flm_kernel_vec_dot_isa(t, pairs[i / N_TYPES][1]);
         if (!a || !b) continue;
-        const int64_t n = 7 * flm_type_layout(types[i])->blck_size;
+        const int64_t n = 7 * flm_type_layout(t)->blck_size;
         for (int rep = 0; rep < 8; ++rep) {
             struct rows r;
-            make_rows(types[i], n, &seed, rep & 1, &r);
+            make_rows(t, n, &seed, rep & 1, &r);
             float sa, sb;
             a(n, &sa, r.x, r.y);
             b(n, &sb, r.x, r.y);
@@ -258,15 +281,22 @@ static int dispatch_check(bool scalar) {
     return 0;
 }
 
-// Re-runs this program with FLM_SCALAR set to value (NULL: unset).
+// Re-runs this program with FLM_SCALAR set to value (NULL: unset); in a
+// cross build through the emulator that runs the tests (FLM_TEST_EMULATOR,
+// qemu-aarch64, which keeps its CPU model through QEMU_CPU in the environment).
 static int run_child(const char *value) {
+    char self[4096];
+    const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);  // the emulator answers for the guest
+    assert_true(len > 0);
+    self[len] = 0;
     const pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         if (value) setenv("FLM_SCALAR", value, 1);
         else unsetenv("FLM_SCALAR");
         setenv("FLM_VECDOT_CHILD", value && strcmp(value, "0") != 0 ? "scalar" : "simd", 1);
-        execl("/proc/self/exe", "vecdot_test", (char *)NULL);
+        if (FLM_TEST_EMULATOR[0]) execlp(FLM_TEST_EMULATOR, FLM_TEST_EMULATOR, self, (char *)NULL);
+        else execl(self, "vecdot_test", (char *)NULL);
         _exit(127);
     }
     int status = 0;
@@ -293,6 +323,14 @@ static void test_dispatch(void **state) {
     assert_true((flm_kernel_vec_dot_isa(FLM_TYPE_Q4_K, FLM_ISA_AVX2) != NULL) == flm_cpu_has_isa(FLM_ISA_AVX2));
     assert_true((flm_kernel_vec_dot_isa(FLM_TYPE_Q4_K, FLM_ISA_AVX512) != NULL) == flm_cpu_has_isa(FLM_ISA_AVX512));
 #endif
+#if defined(__aarch64__)
+    // Advanced SIMD is part of every AArch64 Linux system; dotprod is optional.
+    assert_true(flm_cpu_has_isa(FLM_ISA_NEON));
+    assert_non_null(flm_kernel_vec_dot_isa(FLM_TYPE_Q4_K, FLM_ISA_NEON));
+    assert_true((flm_kernel_vec_dot_isa(FLM_TYPE_Q4_K, FLM_ISA_DOTPROD) != NULL) == flm_cpu_has_isa(FLM_ISA_DOTPROD));
+#endif
+    const char *want = getenv("FLM_EXPECT_ISA");
+    if (want && !scalar) assert_string_equal(flm_isa_name(flm_cpu_isa()), want);
     print_message("cpu: best isa %s%s\n", flm_isa_name(flm_cpu_isa()), scalar ? " (FLM_SCALAR)" : "");
 }
 
@@ -352,7 +390,7 @@ int main(void) {
     const char *child = getenv("FLM_VECDOT_CHILD");
     if (child) return dispatch_check(strcmp(child, "scalar") == 0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ggml_bits),   cmocka_unit_test(test_against_ref), cmocka_unit_test(test_avx512_equals_avx2),
+        cmocka_unit_test(test_ggml_bits),   cmocka_unit_test(test_against_ref), cmocka_unit_test(test_same_bits_per_arch),
         cmocka_unit_test(test_dispatch),    cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,13 @@ static void test_q8_0_quantize(void **state) {
     static const int8_t want_x86[7] = {127, 2, -2, 4, 0, 0, -127};
     assert_memory_equal(b[0].qs, want_x86, 7);
     assert_int_equal(b[1].d, 0);
+    // AArch64 path: the portable multiplier (here 1 as well), halves to even
+    flm_q8_0_quantize_arm_ref(x, b, 64);
+    assert_int_equal(b[0].d, 0x3C00);
+    assert_memory_equal(b[0].qs, want_x86, 7);
+    for (int j = 7; j < 32; ++j) assert_int_equal(b[0].qs[j], j - 16);
+    assert_int_equal(b[1].d, 0);
+    for (int j = 0; j < 32; ++j) assert_int_equal(b[1].qs[j], 0);
 }
 
 static void test_q8_1_quantize(void **state) {
@@ -125,6 +132,10 @@ static void test_q8_1_quantize(void **state) {
     flm_q8_1_quantize_x86_ref(x, &b, 32);
     assert_int_equal(b.qs[1], 2);
     assert_true(flm_f16_to_f32(b.s) == 79.0f);
+    flm_q8_1_quantize_arm_ref(x, &b, 32);  // AArch64: also halves to even
+    assert_int_equal(b.d, 0x3C00);
+    assert_int_equal(b.qs[1], 2);
+    assert_true(flm_f16_to_f32(b.s) == 79.0f);
     // s is f16(d * sum) with the f32 d, not the f16-rounded one: amax 1
     // gives d = 1/127 (f32), and 32 copies of 1 give levels 127 and s =
     // f16(4064 * (1/127)) = f16(32.0000...) = 32.
@@ -135,7 +146,8 @@ static void test_q8_1_quantize(void **state) {
 }
 
 // The x86 variant differs from the portable one only on rounding ties (and
-// within an ulp of them): on random data the levels agree almost everywhere.
+// within an ulp of them), the AArch64 one only on exact ties: on random data
+// the levels agree almost everywhere.
 static void test_q8_0_variants_agree(void **state) {
     (void)state;
     enum { N = 32 * 256 };
@@ -145,15 +157,21 @@ static void test_q8_0_variants_agree(void **state) {
     static struct flm_block_q8_0 a[N / 32], b[N / 32];
     flm_q8_0_quantize_ref(x, a, N);
     flm_q8_0_quantize_x86_ref(x, b, N);
-    int n_diff = 0;
+    static struct flm_block_q8_0 c[N / 32];
+    flm_q8_0_quantize_arm_ref(x, c, N);
+    int n_diff = 0, n_diff_arm = 0;
     for (int i = 0; i < N / 32; ++i) {
         assert_int_equal(a[i].d, b[i].d);
+        assert_int_equal(a[i].d, c[i].d);
         for (int j = 0; j < 32; ++j) {
             assert_true(abs(a[i].qs[j] - b[i].qs[j]) <= 1);
+            assert_true(abs(a[i].qs[j] - c[i].qs[j]) <= 1);
             n_diff += a[i].qs[j] != b[i].qs[j];
+            n_diff_arm += a[i].qs[j] != c[i].qs[j];
         }
     }
     assert_true(n_diff <= N / 1000);
+    assert_true(n_diff_arm <= N / 1000);
 }
 
 // ---------------------------------------------------------------- weight quantizers

@@ -51,6 +51,9 @@ static void test_activation_quantizers(void **state) {
 #if defined(__x86_64__)
     assert_ptr_equal(flm_quant_act_from_float(FLM_TYPE_Q8_0), flm_q8_0_quantize_x86_ref);
     assert_ptr_equal(flm_quant_act_from_float(FLM_TYPE_Q8_1), flm_q8_1_quantize_x86_ref);
+#elif defined(__aarch64__)
+    assert_ptr_equal(flm_quant_act_from_float(FLM_TYPE_Q8_0), flm_q8_0_quantize_arm_ref);
+    assert_ptr_equal(flm_quant_act_from_float(FLM_TYPE_Q8_1), flm_q8_1_quantize_arm_ref);
 #else
     assert_ptr_equal(flm_quant_act_from_float(FLM_TYPE_Q8_0), flm_q8_0_quantize_ref);
 #endif

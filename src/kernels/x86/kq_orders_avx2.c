@@ -27,43 +27,103 @@ static inline __m256i hsum8x8(const __m256i v[8]) {
     return _mm256_add_epi32(lo, hi);
 }
 
-// dot[j] = sum over sub-block j of q * a (q the 4-bit codes), j = 0..7.
-static void q4_K_dots(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t dot[8]) {
-    const __m256i m4 = _mm256_set1_epi8(0xF), ones = _mm256_set1_epi16(1);
-    __m256i v[8];
+// One Q4_K superblock's weights unpacked once, for as many activation rows
+// as the caller has: the 4-bit codes of sub-blocks 2p (lo) and 2p+1 (hi),
+// the eight 6-bit scales (int32 lanes) and mins (each twice, int16 lanes,
+// to pair with the activations' 16-element sums).
+struct q4_K_unpacked {
+    __m256i lo[4], hi[4];
+    __m256i sc, mn2;
+};
+
+static void q4_K_unpack(const struct flm_block_q4_K *x, struct q4_K_unpacked *u) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
     for (int p = 0; p < 4; p++) {
         const __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * p));
-        const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-        const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p));
-        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p + 32));
-        v[2 * p] = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), ones);
-        v[2 * p + 1] = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), ones);
+        u->lo[p] = _mm256_and_si256(q, m4);
+        u->hi[p] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
     }
-    _mm256_storeu_si256((__m256i *)dot, hsum8x8(v));
+    int32_t sc[8];
+    int16_t mn2[16];
+    for (int j = 0; j < 8; j++) {
+        uint8_t a, b;
+        flm_kq_get_scale_min(j, x->scales, &a, &b);
+        sc[j] = a;
+        mn2[2 * j] = mn2[2 * j + 1] = b;
+    }
+    u->sc = _mm256_loadu_si256((const __m256i *)sc);
+    u->mn2 = _mm256_loadu_si256((const __m256i *)mn2);
 }
 
-static void q4_K_parts(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t s[8], int32_t m[8]) {
-    int32_t dot[8];
-    q4_K_dots(x, y, dot);
-    for (int j = 0; j < 8; j++) {
-        uint8_t sc, mn;
-        flm_kq_get_scale_min(j, x->scales, &sc, &mn);
-        s[j] = sc * dot[j];
-        m[j] = mn * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+// Lane j of *s: scale_j * (sum over sub-block j of q * a); of *m: min_j *
+// (sum of a over sub-block j), j = 0..7. Exact integers.
+static inline void q4_K_parts_unpacked(const struct q4_K_unpacked *u, const struct flm_block_q8_K *y, __m256i *s,
+                                       __m256i *m) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+    for (int p = 0; p < 4; p++) {
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p));
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p + 32));
+        v[2 * p] = _mm256_madd_epi16(_mm256_maddubs_epi16(u->lo[p], a0), ones);
+        v[2 * p + 1] = _mm256_madd_epi16(_mm256_maddubs_epi16(u->hi[p], a1), ones);
     }
+    *s = _mm256_mullo_epi32(hsum8x8(v), u->sc);
+    *m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), u->mn2);
 }
+
+// [s0+s1, s2+s3, m0+m1, m2+m3 | s4+s5, s6+s7, m4+m5, m6+m7]
+static inline __m256i q4_K_pairs(__m256i s, __m256i m) { return _mm256_hadd_epi32(s, m); }
+
+// The references' float steps for one superblock, with the sums of one
+// output in one lane: every lane does exactly the scalar operations.
+// group4: for each pair p, acc += (s_2p + s_2p+1) * d, acc_min += (m..) * dmin.
+static inline void group4_steps(__m128 *acc, __m128 *acc_min, const __m128i lo[4], const __m128i hi[4], __m128 d,
+                                __m128 dmin) {
+    // lo[r] = [s_p0, s_p1, m_p0, m_p1] of output r, hi[r] the same for p2, p3
+    __m128i a0 = lo[0], a1 = lo[1], a2 = lo[2], a3 = lo[3];
+    __m128i t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpacklo_epi32(a2, a3);
+    __m128i t2 = _mm_unpackhi_epi32(a0, a1), t3 = _mm_unpackhi_epi32(a2, a3);
+    const __m128i s0 = _mm_unpacklo_epi64(t0, t1), s1 = _mm_unpackhi_epi64(t0, t1);
+    const __m128i m0 = _mm_unpacklo_epi64(t2, t3), m1 = _mm_unpackhi_epi64(t2, t3);
+    a0 = hi[0], a1 = hi[1], a2 = hi[2], a3 = hi[3];
+    t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpacklo_epi32(a2, a3);
+    t2 = _mm_unpackhi_epi32(a0, a1), t3 = _mm_unpackhi_epi32(a2, a3);
+    const __m128i s2 = _mm_unpacklo_epi64(t0, t1), s3 = _mm_unpackhi_epi64(t0, t1);
+    const __m128i m2 = _mm_unpacklo_epi64(t2, t3), m3 = _mm_unpackhi_epi64(t2, t3);
+    *acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s0), d, *acc);
+    *acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(m0), dmin, *acc_min);
+    *acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s1), d, *acc);
+    *acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(m1), dmin, *acc_min);
+    *acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s2), d, *acc);
+    *acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(m2), dmin, *acc_min);
+    *acc = _mm_fmadd_ps(_mm_cvtepi32_ps(s3), d, *acc);
+    *acc_min = _mm_fmadd_ps(_mm_cvtepi32_ps(m3), dmin, *acc_min);
+}
+
+// Integer totals of one superblock for one output: isum (lane 0), imin (lane 2).
+static inline __m128i q4_K_totals(__m256i pairs) {
+    const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    return _mm_hadd_epi32(h, h);  // [isum, imin, isum, imin]
+}
+
+static inline float f16(uint16_t h) { return flm_f16_to_f32(h); }
 
 void flm_q4_K_dot_group4_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct flm_block_q4_K *x = vx;
     const struct flm_block_q8_K *y = vy;
     float acc = 0.0f, acc_min = 0.0f;
     for (int64_t b = 0; b < n / FLM_QK_K; b++) {
-        int32_t s[8], m[8];
-        q4_K_parts(&x[b], &y[b], s, m);
-        const float d = flm_f16_to_f32(x[b].d) * y[b].d, dmin = flm_f16_to_f32(x[b].dmin) * y[b].d;
+        struct q4_K_unpacked u;
+        q4_K_unpack(&x[b], &u);
+        __m256i sv, mv;
+        q4_K_parts_unpacked(&u, &y[b], &sv, &mv);
+        int32_t pr[8];  // s01 s23 m01 m23 s45 s67 m45 m67
+        _mm256_storeu_si256((__m256i *)pr, q4_K_pairs(sv, mv));
+        const float d = f16(x[b].d) * y[b].d, dmin = f16(x[b].dmin) * y[b].d;
+        const int32_t sp[4] = {pr[0], pr[1], pr[4], pr[5]}, mp[4] = {pr[2], pr[3], pr[6], pr[7]};
         for (int p = 0; p < 4; p++) {
-            acc = fmaf((float)(s[2 * p] + s[2 * p + 1]), d, acc);
-            acc_min = fmaf((float)(m[2 * p] + m[2 * p + 1]), dmin, acc_min);
+            acc = fmaf((float)sp[p], d, acc);
+            acc_min = fmaf((float)mp[p], dmin, acc_min);
         }
     }
     *out = acc - acc_min;
@@ -74,11 +134,13 @@ void flm_q4_K_dot_single_avx2(int64_t n, float *out, const void *vx, const void 
     const struct flm_block_q8_K *y = vy;
     float acc = 0.0f, acc_min = 0.0f;
     for (int64_t b = 0; b < n / FLM_QK_K; b++) {
-        int32_t s[8], m[8], isum = 0, imin = 0;
-        q4_K_parts(&x[b], &y[b], s, m);
-        for (int j = 0; j < 8; j++) isum += s[j], imin += m[j];
-        acc = fmaf((float)isum, flm_f16_to_f32(x[b].d) * y[b].d, acc);
-        acc_min = fmaf((float)imin, flm_f16_to_f32(x[b].dmin) * y[b].d, acc_min);
+        struct q4_K_unpacked u;
+        q4_K_unpack(&x[b], &u);
+        __m256i sv, mv;
+        q4_K_parts_unpacked(&u, &y[b], &sv, &mv);
+        const __m128i t = q4_K_totals(q4_K_pairs(sv, mv));
+        acc = fmaf((float)_mm_cvtsi128_si32(t), f16(x[b].d) * y[b].d, acc);
+        acc_min = fmaf((float)_mm_extract_epi32(t, 1), f16(x[b].dmin) * y[b].d, acc_min);
     }
     *out = acc - acc_min;
 }
@@ -88,19 +150,80 @@ void flm_q4_K_dot_batch_avx2(int64_t n, float *out, const void *vx, const void *
     const struct flm_block_q8_K *y = vy;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / FLM_QK_K; b++) {
-        int32_t s[8], m[8], isum = 0, imin = 0;
-        q4_K_parts(&x[b], &y[b], s, m);
-        for (int j = 0; j < 8; j++) isum += s[j], imin += m[j];
-        const float t = (float)isum * flm_f16_to_f32(x[b].d);
-        acc = fmaf(fmaf(-flm_f16_to_f32(x[b].dmin), (float)imin, t), y[b].d, acc);
+        struct q4_K_unpacked u;
+        q4_K_unpack(&x[b], &u);
+        __m256i sv, mv;
+        q4_K_parts_unpacked(&u, &y[b], &sv, &mv);
+        const __m128i tt = q4_K_totals(q4_K_pairs(sv, mv));
+        const float t = (float)_mm_cvtsi128_si32(tt) * f16(x[b].d);
+        acc = fmaf(fmaf(-f16(x[b].dmin), (float)_mm_extract_epi32(tt, 1), t), y[b].d, acc);
     }
     *out = acc;
 }
 
-// sum over the superblock of scale_g * (q - 32) * a
-static int32_t q6_K_isum(const struct flm_block_q6_K *x, const struct flm_block_q8_K *y) {
+static inline const struct flm_block_q8_K *row_block(const void *vy, size_t stride, int r, int64_t b) {
+    return (const struct flm_block_q8_K *)((const char *)vy + (size_t)r * stride) + b;
+}
+
+// Four outputs of one weight row: the weights are unpacked once and the
+// float steps run with one output per lane, each lane exactly its scalar
+// reference.
+void flm_q4_K_dot4_group4_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t stride) {
+    const struct flm_block_q4_K *x = vx;
+    __m128 acc = _mm_setzero_ps(), acc_min = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        struct q4_K_unpacked u;
+        q4_K_unpack(&x[b], &u);
+        __m128i lo[4], hi[4];
+        float yd[4];
+        for (int r = 0; r < 4; r++) {
+            const struct flm_block_q8_K *y = row_block(vy, stride, r, b);
+            __m256i sv, mv;
+            q4_K_parts_unpacked(&u, y, &sv, &mv);
+            const __m256i pr = q4_K_pairs(sv, mv);
+            lo[r] = _mm256_castsi256_si128(pr);
+            hi[r] = _mm256_extracti128_si256(pr, 1);
+            yd[r] = y->d;
+        }
+        const __m128 yd4 = _mm_loadu_ps(yd);
+        const __m128 d = _mm_mul_ps(_mm_set1_ps(f16(x[b].d)), yd4), dmin = _mm_mul_ps(_mm_set1_ps(f16(x[b].dmin)), yd4);
+        group4_steps(&acc, &acc_min, lo, hi, d, dmin);
+    }
+    _mm_storeu_ps(out, _mm_sub_ps(acc, acc_min));
+}
+
+void flm_q4_K_dot4_batch_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t stride) {
+    const struct flm_block_q4_K *x = vx;
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        struct q4_K_unpacked u;
+        q4_K_unpack(&x[b], &u);
+        int32_t is[4], im[4];
+        float yd[4];
+        for (int r = 0; r < 4; r++) {
+            const struct flm_block_q8_K *y = row_block(vy, stride, r, b);
+            __m256i sv, mv;
+            q4_K_parts_unpacked(&u, y, &sv, &mv);
+            const __m128i t = q4_K_totals(q4_K_pairs(sv, mv));
+            is[r] = _mm_cvtsi128_si32(t);
+            im[r] = _mm_extract_epi32(t, 1);
+            yd[r] = y->d;
+        }
+        const __m128 t = _mm_mul_ps(_mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)is)), _mm_set1_ps(f16(x[b].d)));
+        const __m128 inner = _mm_fmadd_ps(_mm_set1_ps(-f16(x[b].dmin)), _mm_cvtepi32_ps(_mm_loadu_si128((const __m128i *)im)), t);
+        acc = _mm_fmadd_ps(inner, _mm_loadu_ps(yd), acc);
+    }
+    _mm_storeu_ps(out, acc);
+}
+
+// One Q6_K superblock's weights unpacked: the 6-bit codes of each 32-element
+// chunk and the pair of 16-element group scales that applies to it.
+struct q6_K_unpacked {
+    __m256i q[8], sc[8];
+};
+
+static void q6_K_unpack(const struct flm_block_q6_K *x, struct q6_K_unpacked *u) {
     const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
-    __m256i acc = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++) {
         const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
         const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
@@ -109,12 +232,20 @@ static int32_t q6_K_isum(const struct flm_block_q6_K *x, const struct flm_block_
             const __m256i ql = (k & 1) ? ql1 : ql0;
             const __m256i lo = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3);
-            const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
-            const __m256i a = _mm256_loadu_si256((const __m256i *)(y->qs + 128 * h + 32 * k));
+            u->q[4 * h + k] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
             const int g = 8 * h + 2 * k;  // the two 16-element scale groups of this chunk
-            const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(x->scales[g + 1]), _mm_set1_epi16(x->scales[g]));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), sc));
+            u->sc[4 * h + k] = _mm256_set_m128i(_mm_set1_epi16(x->scales[g + 1]), _mm_set1_epi16(x->scales[g]));
         }
+    }
+}
+
+// sum over the superblock of scale_g * (q - 32) * a
+static int32_t q6_K_isum_unpacked(const struct q6_K_unpacked *u, const struct flm_block_q6_K *x,
+                                  const struct flm_block_q8_K *y) {
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 8; c++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * c));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u->q[c], a), u->sc[c]));
     }
     int32_t off = 0;
     for (int g = 0; g < 16; g++) off += x->scales[g] * y->bsums[g];
@@ -126,8 +257,26 @@ void flm_q6_K_dot_batch_avx2(int64_t n, float *out, const void *vx, const void *
     const struct flm_block_q8_K *y = vy;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / FLM_QK_K; b++) {
-        const float t = (float)q6_K_isum(&x[b], &y[b]) * flm_f16_to_f32(x[b].d);
+        struct q6_K_unpacked u;
+        q6_K_unpack(&x[b], &u);
+        const float t = (float)q6_K_isum_unpacked(&u, &x[b], &y[b]) * flm_f16_to_f32(x[b].d);
         acc = fmaf(t, y[b].d, acc);
     }
     *out = acc;
+}
+
+void flm_q6_K_dot4_batch_avx2(int64_t n, float *out, const void *vx, const void *vy, size_t stride) {
+    const struct flm_block_q6_K *x = vx;
+    float acc[4] = {0};
+    for (int64_t b = 0; b < n / FLM_QK_K; b++) {
+        struct q6_K_unpacked u;
+        q6_K_unpack(&x[b], &u);
+        const float d = flm_f16_to_f32(x[b].d);
+        for (int r = 0; r < 4; r++) {
+            const struct flm_block_q8_K *y = (const struct flm_block_q8_K *)((const char *)vy + r * stride) + b;
+            const float t = (float)q6_K_isum_unpacked(&u, &x[b], y) * d;
+            acc[r] = fmaf(t, y->d, acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = acc[r];
 }
