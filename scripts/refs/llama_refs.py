@@ -12,7 +12,7 @@ tests/fixtures/e2e/ (formats documented in scripts/refs/README.md):
 
 Run with the llama-cpp-python venv:
 
-    /opt/llamaenv/bin/python scripts/refs/llama_refs.py [--only smollm2|gemma3]
+    /opt/llamaenv/bin/python scripts/refs/llama_refs.py [--only smollm2|smollm2_q4_0|gemma3]
 
 Everything is deterministic: greedy decoding, a seeded RNG for the probe ids,
 a fixed thread count.
@@ -52,6 +52,14 @@ MODELS = {
     "smollm2": {
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        "chat": "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n",
+    },
+    # SmolLM2 with its Q4_1 matrices requantized to Q4_0 by
+    # scripts/requantize_model.py (scripts/fetch_models.sh makes it): llama.cpp
+    # repacks Q4_0 and runs its q4_0_8x8 kernels on it.
+    "smollm2_q4_0": {
+        "file": "SmolLM2-135M-Instruct.Q4_0.gguf",
+        "sha256": "390e4d6adc0b16a10f52e4cd230299e06f3ad55feedfa4d1f8baea2c38811717",
         "chat": "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n",
     },
     "gemma3": {

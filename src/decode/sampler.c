@@ -345,6 +345,15 @@ int32_t flm_sampler_dist(struct flm_sampler *s, const float *logits, const struc
     return (int32_t)n;
 }
 
+void flm_sampler_dist_dense(struct flm_sampler *s, const float *logits, float *dense) {
+    const struct flm_token_prob *c;
+    const int32_t n = flm_sampler_dist(s, logits, &c);
+    memset(dense, 0, sizeof(float) * (size_t)s->n_vocab);
+    for (int32_t i = 0; i < n; i++) dense[c[i].id] = c[i].v;
+}
+
+double flm_sampler_unit(struct flm_sampler *s) { return rng_unit(s->rng); }
+
 int32_t flm_sampler_sample(struct flm_sampler *s, const float *logits) {
     const struct flm_token_prob *c;
     const int32_t n = flm_sampler_dist(s, logits, &c);

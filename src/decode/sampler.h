@@ -69,4 +69,14 @@ struct flm_token_prob {
 // speculative decoding and the tests read the distribution itself.
 int32_t flm_sampler_dist(struct flm_sampler *s, const float *logits, const struct flm_token_prob **out);
 
+// The final distribution of the chain (after penalties, top_k, top_p, min_p
+// and temperature) scattered into dense[n_vocab]: every id gets its
+// probability, 0 where it was dropped. Speculative sampling compares target
+// and draft probabilities of the same token with it.
+void flm_sampler_dist_dense(struct flm_sampler *s, const float *logits, float *dense);
+
+// A uniform draw in [0, 1) from the sampler's own generator (speculative
+// sampling's accept/reject coins come from the same seeded stream).
+double flm_sampler_unit(struct flm_sampler *s);
+
 #endif

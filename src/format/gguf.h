@@ -177,7 +177,10 @@ flm_status flm_gguf_writer_tensor_info(struct flm_gguf_writer *w, const char *na
                                        uint32_t n_dims, const int64_t *ne);
 flm_status flm_gguf_writer_meta_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
 uint32_t   flm_gguf_writer_alignment(const struct flm_gguf_writer *w);
-// Serializes to a malloc'd buffer (caller frees) or to a file.
+// Serializes to a malloc'd buffer (caller frees) or to a file. The file is
+// written to a temporary file beside path (path.tmp.XXXXXX), synced, and
+// renamed over path only when complete; on failure the temporary file is
+// removed and path is untouched.
 flm_status flm_gguf_writer_to_buffer(struct flm_gguf_writer *w, void **buf, size_t *size);
 flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, struct flm_err *err);
 

@@ -7,6 +7,9 @@
 #include "format/gguf_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +339,13 @@ uint32_t flm_gguf_writer_alignment(const struct flm_gguf_writer *w) { return w ?
 
 // ---------------------------------------------------------------- serialization
 
+// mkstemp makes the file 0600; a model file is 0644 less the umask, as fopen would make it.
+static int fchmod_path(const char *p) {
+    mode_t um = umask(0);
+    umask(um);
+    return chmod(p, 0666 & ~um);
+}
+
 static uint64_t pad_to(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 // Serializes the header, metadata, tensor infos and the padding before the
@@ -395,16 +405,41 @@ flm_status flm_gguf_writer_to_file(struct flm_gguf_writer *w, const char *path, 
     size_t size;
     flm_status st = flm_gguf_writer_to_buffer(w, &buf, &size);
     if (st != FLM_OK) return flm_err_set(err, st, "gguf: %s: cannot serialize: %s", path, flm_status_str(st));
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        char e[128];
-        const char *why = flm_gguf_errstr(errno, e, sizeof e);
+    // a temporary file beside the target, renamed over it only when complete
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
         free(buf);
-        return flm_err_set(err, FLM_ERR_IO, "gguf: %s: cannot create: %s", path, why);
+        return flm_err_set(err, FLM_ERR_NOMEM, "gguf: %s: out of memory", path);
     }
-    bool ok = fwrite(buf, 1, size, f) == size;
-    ok = (fclose(f) == 0) && ok;
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    char e[128];
+    if (fd < 0) {
+        const char *why = flm_gguf_errstr(errno, e, sizeof e);
+        free(tmp);
+        free(buf);
+        return flm_err_set(err, FLM_ERR_IO, "gguf: %s: cannot create a temporary file beside it: %s", path, why);
+    }
+    const char *what = NULL;
+    for (size_t done = 0; !what && done < size;) {
+        ssize_t k = write(fd, (const char *)buf + done, size - done);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) what = "write";
+        else done += (size_t)k;
+    }
+    int saved = errno;
+    if (!what && fsync(fd) != 0) what = "fsync", saved = errno;
+    if (close(fd) != 0 && !what) what = "close", saved = errno;
+    if (!what && fchmod_path(tmp) != 0) what = "chmod", saved = errno;
+    if (!what && rename(tmp, path) != 0) what = "rename", saved = errno;
     free(buf);
-    if (!ok) return flm_err_set(err, FLM_ERR_IO, "gguf: %s: write failed (%zu bytes)", path, size);
+    if (what) {
+        unlink(tmp);
+        free(tmp);
+        return flm_err_set(err, FLM_ERR_IO, "gguf: %s: %s failed (%zu bytes): %s", path, what, size,
+                           flm_gguf_errstr(saved, e, sizeof e));
+    }
+    free(tmp);
     return FLM_OK;
 }

@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__)
 #include "kernels/kq_orders_x86.h"
+#include "kernels/q4_0_tiled_x86.h"
 #include "kernels/x86/vecdot_x86.h"
 #endif
 #if defined(__aarch64__)
@@ -211,4 +212,24 @@ flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t) {
     }
 #endif
     return flm_kq_batch_dot(t);
+}
+
+// ---------------------------------------------------------------- llama.cpp-order Q4_0 product
+
+flm_q4_0_rows_fn flm_kernel_q4_0_rows_isa(enum flm_isa isa) {
+    if (isa == FLM_ISA_SCALAR) return flm_q4_0_rows_ref;
+    if (!flm_cpu_has_isa(isa)) return NULL;
+#if defined(__x86_64__)
+    if (isa == FLM_ISA_AVX512) return flm_q4_0_rows_avx512;
+    if (isa == FLM_ISA_AVX2) return flm_q4_0_rows_avx2;
+#endif
+    return NULL;
+}
+
+flm_q4_0_rows_fn flm_kernel_q4_0_rows(void) {
+    for (int isa = (int)flm_cpu_isa(); isa > FLM_ISA_SCALAR; isa--) {
+        const flm_q4_0_rows_fn f = flm_kernel_q4_0_rows_isa((enum flm_isa)isa);
+        if (f) return f;
+    }
+    return flm_q4_0_rows_ref;
 }

@@ -61,4 +61,11 @@ flm_vec_dot_fn flm_kernel_kq_batch(enum flm_type t);
 flm_vec_dot4_fn flm_kernel_q4_K_tiled4(void);
 flm_vec_dot4_fn flm_kernel_kq_batch4(enum flm_type t);
 
+// The llama.cpp-order Q4_0 product (kernels/q4_0_tiled.h): the best variant
+// for this CPU (the reference under FLM_SCALAR), or the one written for isa
+// (for tests: NULL when there is none or the CPU cannot run it).
+#include "kernels/q4_0_tiled.h"
+flm_q4_0_rows_fn flm_kernel_q4_0_rows(void);
+flm_q4_0_rows_fn flm_kernel_q4_0_rows_isa(enum flm_isa isa);
+
 #endif

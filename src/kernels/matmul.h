@@ -21,8 +21,9 @@
 // (flm_kernel_vec_dot), or for K-quants in calls of 8+ activation rows the
 // order of its batched kernel (kernels/kq_batch.h); FLM_ORDER_Q4_K_TILED is
 // that of its repacked Q4_K kernels (kernels/q4_K_tiled.h), which depends on
-// whether an activation row falls in a group of four of the call.
-enum flm_mat_order { FLM_ORDER_ROW = 0, FLM_ORDER_Q4_K_TILED = 1 };
+// whether an activation row falls in a group of four of the call;
+// FLM_ORDER_Q4_0_TILED that of its repacked Q4_0 kernels (kernels/q4_0_tiled.h).
+enum flm_mat_order { FLM_ORDER_ROW = 0, FLM_ORDER_Q4_K_TILED = 1, FLM_ORDER_Q4_0_TILED = 2 };
 
 struct flm_mat {
     enum flm_type      type;
@@ -40,10 +41,18 @@ size_t flm_matmul_scratch_bytes(enum flm_type t, int64_t k, int n);
 // y[i * w->n_rows + r] = dot(row r of w, x + i * w->n_cols) for i < n.
 void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch);
 
-// The same with output row i at y + i * ldy (ldy >= w->n_rows): a matrix
-// cut into row ranges writes each range's columns of the full result.
+// Like flm_matmul, but every activation row gets the kernel, and so the bits,
+// of a one-row call (no batched K-quant order, no Q4_K groups of four), while
+// each weight row is still read once for all n rows. Speculative decoding
+// verifies drafted tokens with it so that their logits equal plain decoding's.
+void flm_matmul_single_order(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
+                             void *scratch);
+
+// Either of the above (single_order) with output row i at y + i * ldy
+// (ldy >= w->n_rows): a matrix cut into row ranges writes each range's
+// columns of the full result.
 void flm_matmul_ld(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, size_t ldy,
-                   void *scratch);
+                   void *scratch, bool single_order);
 
 // Converts row r of w to floats.
 void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out);

@@ -35,9 +35,9 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     *out = NULL;
     struct flm_context_params p = params ? *params : flm_context_params_default();
     const struct flm_hparams *hp = &m->hp;
-    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_seq < 0 || p.n_logits < 0)
+    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_seq < 0 || p.n_logits < 0 || p.sparse_window < 0)
         return flm_err_set(err, FLM_ERR_INVALID,
-                           "context: n_ctx, n_batch, n_threads, n_seq and n_logits must not be negative");
+                           "context: n_ctx, n_batch, n_threads, n_seq, n_logits and sparse_window must not be negative");
     if (p.n_seq == 0) p.n_seq = 1;
     if (p.n_seq > FLM_MAX_SEQ)
         return flm_err_set(err, FLM_ERR_INVALID, "context: n_seq %d exceeds the limit of %d", p.n_seq, FLM_MAX_SEQ);
@@ -49,8 +49,16 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_logits == 0 || p.n_logits > p.n_batch) p.n_logits = p.n_batch;
 
+    int32_t level = -1;
+    if (p.sparsity != 0.0f) {
+        if (!(p.sparsity > 0.0f && p.sparsity < 100.0f))
+            return flm_err_set(err, FLM_ERR_INVALID, "context: sparsity %g is not a level in (0, 1) or (0, 100)",
+                               (double)p.sparsity);
+        if ((level = flm_sparse_level_find(&m->sparse, p.sparsity, err)) < 0) return FLM_ERR_INVALID;
+    }
     struct flm_context *c = calloc(1, sizeof *c);
     if (!c) return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory");
+    c->sparse_level = level;
     c->model = m;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
@@ -69,7 +77,11 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
         nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
               (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff) * sizeof(float) +
         (size_t)p.n_logits * hp->n_vocab * sizeof(float) +
-        (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch);
+        (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch) +
+        (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0) +
+        (level >= 0 && p.sparse_window > 0
+             ? L * (sizeof(struct flm_neuron_window) + (size_t)hp->n_ff * sizeof(int64_t)) + (size_t)hp->n_ff * sizeof(int32_t)
+             : 0);
     if ((st = flm_model_reserve(m, memory, err))) {  // the first context also commits the weight store
         flm_pool_free(c->pool);
         free(c);
@@ -100,6 +112,22 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     c->row_single = alloc_n(nb, 1, &ok);
     c->keep = alloc_n(nb, sizeof(int32_t), &ok);
     c->pass_tokens = alloc_n(nb, sizeof(int32_t), &ok);
+    if (level >= 0) {
+        c->mask = (struct flm_neuron_mask){.n_ff = hp->n_ff, .live = alloc_n((size_t)hp->n_ff, sizeof(int32_t), &ok)};
+        c->block_live = alloc_n((size_t)hp->n_ff, 1, &ok);
+        c->ones = alloc_n((size_t)hp->n_ff, sizeof(float), &ok);
+        for (int32_t i = 0; ok && i < hp->n_ff; i++) c->ones[i] = 1.0f;
+        if (p.sparse_window > 0) {
+            c->windows = alloc_n(L, sizeof *c->windows, &ok);
+            c->window_last = alloc_n(L * (size_t)hp->n_ff, sizeof(int64_t), &ok);
+            c->fresh = alloc_n((size_t)hp->n_ff, sizeof(int32_t), &ok);
+            for (size_t il = 0; ok && il < L; il++) {
+                c->windows[il] = (struct flm_neuron_window){.n_ff = hp->n_ff, .n_window = p.sparse_window,
+                                                            .last = c->window_last + il * (size_t)hp->n_ff};
+                for (int32_t i = 0; i < hp->n_ff; i++) c->windows[il].last[i] = -1;
+            }
+        }
+    }
     if (!ok) {
         flm_context_free(c);
         return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory for n_ctx %d, n_batch %d, n_seq %d", p.n_ctx,
@@ -116,7 +144,8 @@ void flm_context_free(struct flm_context *c) {
     void *bufs[] = {c->k_cache, c->v_cache, c->x,        c->xb,       c->xb2,         c->q,
                     c->k,       c->v,       c->att,      c->hb,       c->hb2,         c->scores,
                     c->qh,      c->qscratch, c->logits,  c->seq_pos,  c->logit_first, c->n_logits,
-                    c->row_seq, c->row_pos, c->row_single, c->keep,  c->pass_tokens};
+                    c->row_seq, c->row_pos, c->row_single, c->keep,  c->pass_tokens,
+                    c->mask.live, c->block_live, c->ones, c->windows, c->window_last, c->fresh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }
@@ -125,6 +154,8 @@ int32_t flm_context_n_ctx(const struct flm_context *c) { return c->n_ctx; }
 size_t flm_context_memory(const struct flm_context *c) { return c->memory; }
 int32_t flm_context_n_batch(const struct flm_context *c) { return c->n_batch; }
 const struct flm_model *flm_context_model(const struct flm_context *c) { return c->model; }
+void flm_context_sparse_stats(const struct flm_context *c, struct flm_sparse_stats *out) { *out = c->sparse_stats; }
+void flm_context_sparse_stats_reset(struct flm_context *c) { memset(&c->sparse_stats, 0, sizeof c->sparse_stats); }
 int32_t flm_context_n_seq(const struct flm_context *c) { return c->n_seq; }
 int32_t flm_context_pos(const struct flm_context *c) { return c->seq_pos[0]; }
 
@@ -210,7 +241,7 @@ flm_status flm_eval_seqs(struct flm_context *c, const struct flm_seq_batch *item
             c->pass_tokens[n] = it->tokens[i];
             c->row_seq[n] = it->seq;
             c->row_pos[n] = c->seq_pos[it->seq]++;
-            c->row_single[n] = it->n_tokens == 1;
+            c->row_single[n] = it->n_tokens == 1 || c->row_order;
             if (it->all_logits || i == it->n_tokens - 1) {
                 if (c->n_logits[it->seq]++ == 0) c->logit_first[it->seq] = n_out + n_keep;
                 c->keep[n_keep++] = n;
@@ -234,6 +265,17 @@ flm_status flm_eval(struct flm_context *c, const int32_t *tokens, int32_t n, boo
     if (!c || (!tokens && n > 0) || n <= 0) return flm_err_set(err, FLM_ERR_INVALID, "eval: no tokens given");
     const struct flm_seq_batch item = {.seq = 0, .tokens = tokens, .n_tokens = n, .all_logits = all_logits};
     return flm_eval_seqs(c, &item, 1, err);
+}
+
+flm_status flm_eval_opts(struct flm_context *c, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err) {
+    if (!c) return flm_err_set(err, FLM_ERR_INVALID, "eval: no context");
+    c->row_order = opts && opts->row_order;
+    c->layers = opts ? opts->layers : NULL;
+    flm_status st = flm_eval(c, tokens, n, all_logits, err);
+    c->row_order = false;
+    c->layers = NULL;
+    return st;
 }
 
 const float *flm_get_logits_seq(const struct flm_context *c, int32_t seq, int32_t i) {

@@ -45,6 +45,17 @@ struct flm_context {
     float                  *logits;     // [n_logits_max][n_vocab] rows kept by the last eval, in item order
     int32_t                *logit_first;// [n_seq] first logits row of each sequence in the last eval
     int32_t                *n_logits;   // [n_seq] its rows (0: none kept)
+    bool                    row_order;  // this eval computes every row in one-token order (flm_eval_opts)
+    const uint8_t          *layers;     // [n_layer] this eval runs only layers with layers[il] != 0; NULL = all
+    // activation sparsity (sparse/sparse.h); sparse_level -1: dense FFN
+    int32_t                 sparse_level;
+    struct flm_neuron_mask  mask;       // live neurons of the token and layer being computed
+    uint8_t                *block_live; // [n_ff] down column blocks holding a live neuron
+    float                  *ones;       // [n_ff] 1.0f: act(gate) through the gated kernels
+    struct flm_neuron_window *windows;  // [n_layer] with sparse_window, else NULL
+    int64_t                *window_last;// [n_layer][n_ff] the windows' last uses
+    int32_t                *fresh;      // [n_ff] neurons not in the window
+    struct flm_sparse_stats sparse_stats;
     size_t                  memory;     // bytes allocated for all of the above (charged to the model's budget)
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
@@ -53,6 +64,23 @@ struct flm_context {
     void  *trace_user;
 };
 
+// Options of one evaluation for speculative decoding (src/decode/spec.c).
+// The defaults (all zero) are flm_eval's.
+struct flm_eval_opts {
+    // Every row in the float order of a one-token pass (attention lanes and
+    // matmul kernels): a batched pass whose logits equal, bit for bit, those
+    // of evaluating its tokens one at a time. Verification uses it.
+    bool           row_order;
+    // [n_layer]: run only the layers with a non-zero entry, then the final
+    // norm and LM head (self-speculation drafts with the first layers or a
+    // subset). KV entries of skipped layers are left as they are. NULL = all.
+    const uint8_t *layers;
+};
+
+// flm_eval with options; opts NULL is flm_eval.
+flm_status flm_eval_opts(struct flm_context *ctx, const int32_t *tokens, int32_t n, bool all_logits,
+                         const struct flm_eval_opts *opts, struct flm_err *err);
+
 // Runs n <= n_batch rows: token i goes to sequence row_seq[i] at position
 // row_pos[i] (a sequence's rows in increasing positions). Writes the logits
 // of the n_keep rows listed in keep (ascending) to logits, one row each. No
@@ -60,5 +88,8 @@ struct flm_context {
 // weights cannot be read (err, not NULL, says why).
 flm_status flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, int n_keep, float *logits,
                        struct flm_err *err);
+
+// The FFN of n rows with activation sparsity: c->xb (normed input) -> c->xb2.
+void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n);
 
 #endif

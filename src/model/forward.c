@@ -29,6 +29,11 @@ static void norm_rows(float *y, const float *x, const float *w, int n_rows, int 
     for (int t = 0; t < n_rows; t++) flm_rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
 }
 
+// flm_matmul, or in a row_order eval the one-token kernel for every row.
+static void matmul(struct flm_context *c, const struct flm_mat *w, const float *x, int n, float *y) {
+    (c->row_order ? flm_matmul_single_order : flm_matmul)(c->pool, w, x, n, y, c->qscratch);
+}
+
 static void store_f16(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = flm_f32_to_f16(src[i]);
 }
@@ -93,9 +98,9 @@ static int attention_block(struct flm_context *c, const struct flm_layer *l, int
 
     norm_rows(c->xb, c->x, l->attn_norm, n, E, hp->rms_eps);
     trace(c, "attn_norm", il, c->xb, (size_t)n * E);
-    flm_matmul(c->pool, &l->wq, c->xb, n, c->q, c->qscratch);
-    flm_matmul(c->pool, &l->wk, c->xb, n, c->k, c->qscratch);
-    flm_matmul(c->pool, &l->wv, c->xb, n, c->v, c->qscratch);
+    matmul(c, &l->wq, c->xb, n, c->q);
+    matmul(c, &l->wk, c->xb, n, c->k);
+    matmul(c, &l->wv, c->xb, n, c->v);
     trace(c, "Qcur", il, c->q, (size_t)n * qd);
     trace(c, "Kcur", il, c->k, (size_t)n * kd);
     trace(c, "Vcur", il, c->v, (size_t)n * vd);
@@ -119,7 +124,7 @@ static int attention_block(struct flm_context *c, const struct flm_layer *l, int
     struct attn_job job = {c, il, n, hp->q_scale != 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->head_dim)};
     flm_pool_run(c->pool, attn_worker, &job);
     trace(c, "kqv_out", il, c->att, (size_t)n * hp->n_head * hp->head_dim_v);
-    flm_matmul(c->pool, &l->wo, c->att, n, c->xb2, c->qscratch);
+    matmul(c, &l->wo, c->att, n, c->xb2);
     trace(c, "attn_out", il, c->xb2, (size_t)n * E);
     if (il == hp->n_layer - 1 && n_keep < n) {
         keep_rows(c->xb2, c->keep, n_keep, E);
@@ -137,14 +142,12 @@ static int attention_block(struct flm_context *c, const struct flm_layer *l, int
 
 // ---------------------------------------------------------------- FFN
 
-static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+// gate, up, act(gate) * up, down for all n_ff neurons: c->xb -> c->xb2.
+static void ffn_dense(struct flm_context *c, const struct flm_layer *l, int il, int n) {
     const struct flm_hparams *hp = &c->model->hp;
-    const int E = hp->n_embd;
     const int64_t F = (int64_t)n * hp->n_ff;
-    norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
-    trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
-    flm_matmul(c->pool, &l->w_gate, c->xb, n, c->hb, c->qscratch);
-    flm_matmul(c->pool, &l->w_up, c->xb, n, c->hb2, c->qscratch);
+    matmul(c, &l->w_gate, c->xb, n, c->hb);
+    matmul(c, &l->w_up, c->xb, n, c->hb2);
     trace(c, "ffn_gate", il, c->hb, (size_t)F);
     trace(c, "ffn_up", il, c->hb2, (size_t)F);
     if (hp->act == FLM_ACT_GELU)
@@ -155,7 +158,16 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
             flm_swiglu(c->hb + o, c->hb + o, c->hb2 + o, hp->n_ff);
         }
     trace(c, hp->act == FLM_ACT_GELU ? "ffn_geglu" : "ffn_swiglu", il, c->hb, (size_t)F);
-    flm_matmul(c->pool, &l->w_down, c->hb, n, c->xb2, c->qscratch);
+    matmul(c, &l->w_down, c->hb, n, c->xb2);
+}
+
+static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+    const struct flm_hparams *hp = &c->model->hp;
+    const int E = hp->n_embd;
+    norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
+    trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
+    if (c->sparse_level >= 0) flm_ffn_sparse(c, l, il, n);  // model/ffn_sparse.c
+    else ffn_dense(c, l, il, n);
     trace(c, "ffn_out", il, c->xb2, (size_t)n * E);
     if (l->post_ffn_norm) {
         norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);
@@ -194,7 +206,7 @@ static flm_status lm_head(struct flm_context *c, int rows, float *logits, struct
         struct flm_mat w = m->output;
         int64_t r0;
         w.data = flm_store_view(m->store, m->sid_output, p, &r0, &w.n_rows);
-        flm_matmul_ld(c->pool, &w, c->xb, rows, logits + r0, (size_t)m->hp.n_vocab, c->qscratch);
+        flm_matmul_ld(c->pool, &w, c->xb, rows, logits + r0, (size_t)m->hp.n_vocab, c->qscratch, c->row_order);
         flm_store_release(m->store, group, p);
     }
     return FLM_OK;
@@ -209,6 +221,7 @@ static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int
     if (st) return st;
     int rows = n;
     for (int il = 0; il < hp->n_layer; il++) {
+        if (c->layers && !c->layers[il]) continue;
         if ((st = flm_store_acquire(m->store, il, 0, err))) return st;
         struct flm_layer tmp;
         const struct flm_layer *l = flm_model_layer(m, il, &tmp);
@@ -217,6 +230,11 @@ static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int
         flm_store_release(m->store, il, 0);
         if (rows == 0) return FLM_OK;  // no logits wanted from this pass: its K/V are stored
     }
+    if (n_keep < rows) {  // a layer subset without the last layer keeps every row until here
+        keep_rows(c->x, c->keep, n_keep, E);
+        rows = n_keep;
+    }
+    if (rows == 0) return FLM_OK;
     // Only the rows whose logits are wanted are left for the LM head.
     norm_rows(c->xb, c->x, m->output_norm, rows, E, hp->rms_eps);
     trace(c, "result_norm", -1, c->xb, (size_t)rows * E);

@@ -64,7 +64,15 @@ static flm_status bind_mat(struct binder *b, struct flm_mat *out, const char *na
     // llama.cpp repacks Q4_K matrices of whole 8-row groups, which fixes the
     // order of its float steps; take the same order to keep the same logits.
     if (t->type == FLM_TYPE_Q4_K && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_K_TILED;
-    return track(b, t, out, true, b->cls, n_rows, out->row_bytes, out->order == FLM_ORDER_Q4_K_TILED ? 8 : 1);
+#if defined(__x86_64__)
+    // Q4_0 likewise (q4_0_8x8, kernels/q4_0_tiled.h); its ARM build repacks
+    // into other layouts whose order is not reproduced, so there the plain
+    // order stays (and its NEON kernels).
+    if (t->type == FLM_TYPE_Q4_0 && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_0_TILED;
+#endif
+    // a matrix cut into row ranges (a streamed LM head) keeps whole tiles
+    const int align = out->order == FLM_ORDER_Q4_K_TILED ? 8 : out->order == FLM_ORDER_Q4_0_TILED ? 16 : 1;
+    return track(b, t, out, true, b->cls, n_rows, out->row_bytes, align);
 }
 
 static flm_status bind_vec(struct binder *b, const float **out, const char *name, int64_t n, bool required) {
@@ -120,6 +128,34 @@ static flm_status bind_layer(struct binder *b, int il) {
     return FLM_OK;
 }
 
+// Row-column bundles (sparse/sparse.h), when flashlm convert --bundle added them.
+static flm_status bind_bundles(struct flm_model *m, struct flm_err *err) {
+    if (flm_gguf_find_key(m->gguf, FLM_SPARSE_KEY_BUNDLE_TYPE) < 0) return FLM_OK;
+    uint32_t dt;
+    flm_status st = flm_gguf_get_u32(m->gguf, FLM_SPARSE_KEY_BUNDLE_TYPE, &dt, err);
+    if (st) return st;
+    const struct flm_type_traits *tr = flm_quant_traits((enum flm_type)dt);
+    const int64_t E = m->hp.n_embd, F = m->hp.n_ff;
+    if (dt >= FLM_TYPE_COUNT || !tr || !tr->vec_dot || E % flm_type_layout(dt)->blck_size)
+        return flm_err_set(err, FLM_ERR_FORMAT, "model: %s = %u is not a weight type for rows of %lld",
+                           FLM_SPARSE_KEY_BUNDLE_TYPE, dt, (long long)E);
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        struct flm_layer *l = &m->layers[il];
+        char nm[64];
+        snprintf(nm, sizeof nm, "blk.%d.%s", il, FLM_SPARSE_BUNDLE_TENSOR);
+        const struct flm_gguf_tensor *t = flm_gguf_find_tensor(m->gguf, nm);
+        const size_t bb = flm_sparse_bundle_bytes(l->w_up.type, (enum flm_type)dt, E);
+        if (!t || t->type != FLM_TYPE_I8 || t->n_dims != 2 || t->ne[0] != (int64_t)bb || t->ne[1] != F)
+            return flm_err_set(err, FLM_ERR_FORMAT, "model: bundle tensor '%s' is missing or not i8 [%zu, %lld]", nm, bb,
+                               (long long)F);
+        if (!t->data) return FLM_OK;  // under a memory budget the bundles are not used yet (the plain matrices stream)
+        l->bundle_up = (struct flm_mat){.type = l->w_up.type, .n_cols = E, .n_rows = F, .row_bytes = bb, .data = t->data};
+        l->bundle_down = (struct flm_mat){.type = (enum flm_type)dt, .n_cols = E, .n_rows = F, .row_bytes = bb,
+                                          .data = (const char *)t->data + l->w_up.row_bytes};
+    }
+    return FLM_OK;
+}
+
 static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
     struct binder b = {.m = m, .err = err, .group = -1, .cls = FLM_STORE_EMBD};
     const struct flm_hparams *hp = &m->hp;
@@ -144,7 +180,12 @@ static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
     if (!m->layers) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory for %d layers", hp->n_layer);
     for (int il = 0; il < hp->n_layer; il++)
         if ((st = bind_layer(&b, il))) return st;
-    return FLM_OK;
+    // activation thresholds, when flashlm calibrate added them
+    if ((st = flm_sparse_levels_load(&m->sparse, m->gguf, err))) return st;
+    for (int il = 0; il < hp->n_layer && m->sparse.n_levels; il++)
+        if ((st = flm_sparse_layer_load(m->gguf, il, hp->n_ff, m->sparse.n_levels, &m->layers[il].sparse_thr, err)))
+            return st;
+    return bind_bundles(m, err);
 }
 
 // ---------------------------------------------------------------- open / free
@@ -173,13 +214,19 @@ static flm_status load_meta(struct flm_model *m, struct flm_err *err) {
 static void count_weights(struct flm_model *m) {
     for (int64_t i = 0; i < flm_gguf_n_tensors(m->gguf); i++) {
         const struct flm_gguf_tensor *t = flm_gguf_tensor(m->gguf, i);
-        m->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+        static const char bundle[] = "." FLM_SPARSE_BUNDLE_TENSOR;  // bytes of a copy, not parameters
+        const bool is_bundle = t->name.len > sizeof bundle - 1 &&
+                               !memcmp(t->name.ptr + t->name.len - (sizeof bundle - 1), bundle, sizeof bundle - 1);
+        if (!is_bundle) m->n_params += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         m->weight_bytes += t->nbytes;
     }
     // a token reads every tensor but the embedding table, of which it reads
     // one row, unless the table is also the LM head
+    // (and not the row-column bundles, a second copy of up and down for sparse reads)
     const size_t embd = (size_t)m->tok_embd.n_rows * m->tok_embd.row_bytes;
     m->token_bytes = m->weight_bytes - (m->output_tied ? 0 : embd - m->tok_embd.row_bytes);
+    for (int il = 0; il < m->hp.n_layer; il++)
+        if (m->layers[il].bundle_up.data) m->token_bytes -= m->layers[il].bundle_up.row_bytes * (size_t)m->hp.n_ff;
 }
 
 flm_status flm_model_open(struct flm_model **out, const char *path, const struct flm_model_params *params,

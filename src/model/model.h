@@ -14,6 +14,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "store/store.h"
+#include "sparse/sparse.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,6 +70,10 @@ struct flm_layer {
     const float   *post_ffn_norm;   // optional [n_embd]
     struct flm_wref w[FLM_LAYER_MAX_W];  // the store ids of the fields above
     int             n_w;
+    const float   *sparse_thr;      // optional [n_levels][n_ff] activation thresholds (sparse/sparse.h)
+    struct flm_mat bundle_up;       // optional: up rows inside the row-column bundles ([n_embd] -> [n_ff],
+                                    // row stride one bundle); data NULL when the file has none
+    struct flm_mat bundle_down;     // optional: down columns as rows inside the bundles ([n_ff] rows of n_embd)
 };
 
 // Optional tensors an architecture has (all others are required).
@@ -113,6 +118,7 @@ struct flm_model {
     int32_t                  sid_embd, sid_output, sid_output_norm;
     bool                     output_tied;  // the LM head is the embedding table
     struct flm_model_mem    *mem;
+    struct flm_sparse_levels sparse;       // levels of the layers' sparse_thr (n_levels 0: none)
 };
 
 // Weights and memory (weights.c). The store group of layer il is il; the LM

@@ -14,15 +14,17 @@ static char tmpdir[256];
 
 // Runs the CLI with args (and stdin from in_file or /dev/null) under a time
 // limit; returns its exit status (or -signal). *out and *msg (malloc'd) get
-// stdout and stderr; out may be NULL.
+// stdout and stderr; out may be NULL. In a cross build the CLI runs through
+// the emulator that runs the tests (FLM_TEST_EMULATOR, e.g. qemu-aarch64).
 static __attribute__((unused)) int run_cli_io(const char *args, const char *in_file, char **out, char **msg) {
     char cmd[4096], errf[320], outf[320];
     snprintf(errf, sizeof errf, "%s/stderr.txt", tmpdir);
     snprintf(outf, sizeof outf, "%s/stdout.txt", tmpdir);
     snprintf(cmd, sizeof cmd,
              "ASAN_OPTIONS=exitcode=86:detect_leaks=1 UBSAN_OPTIONS=exitcode=86:halt_on_error=1 "
-             "timeout -s KILL 120 %s %s <%s >%s 2>%s",
-             FLM_CLI_PATH, args, in_file ? in_file : "/dev/null", outf, errf);
+             "timeout -s KILL 120 %s%s%s %s <%s >%s 2>%s",
+             FLM_TEST_EMULATOR, FLM_TEST_EMULATOR[0] ? " " : "", FLM_CLI_PATH, args, in_file ? in_file : "/dev/null",
+             outf, errf);
     int st = system(cmd);
     const char *files[2] = {errf, outf};
     char **dst[2] = {msg, out};

@@ -145,11 +145,17 @@ static void run_model(const char *file, const char *tag, double tol, bool greedy
 }
 
 static void test_smollm2(void **state) { run_model("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2", LOGIT_TOL, true); }
+// SmolLM2 with its matrices requantized to Q4_0 (scripts/requantize_model.py,
+// made by scripts/fetch_models.sh): llama.cpp's repacked Q4_0 kernels' order.
+static void test_smollm2_q4_0(void **state) {
+    run_model("SmolLM2-135M-Instruct.Q4_0.gguf", "smollm2_q4_0", LOGIT_TOL, true);
+}
 static void test_gemma3(void **state) { run_model("gemma-3-270m-q4_k_m.gguf", "gemma3", LOGIT_TOL, true); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smollm2),
+        cmocka_unit_test(test_smollm2_q4_0),
         cmocka_unit_test(test_gemma3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
