@@ -64,8 +64,22 @@ const char *flm_status_str(flm_status s);
 
 struct flm_model;
 
+// How streamed weights are read (only with a memory budget).
+enum flm_io_kind { FLM_IO_AUTO = 0, FLM_IO_URING = 1, FLM_IO_POSIX = 2 };
+
 struct flm_model_params {
-    bool use_mmap;  // map the file read-only (default); false reads it into memory
+    bool             use_mmap;    // map the file read-only (default); false reads it into memory
+    // Hard limit in bytes on the process's peak resident memory for this
+    // model and its contexts, page cache of the model file included; 0 = no
+    // limit. With a budget the file is never mapped: the metadata is read,
+    // the weights that pay most per byte are pinned in memory and the rest
+    // are streamed from the file with direct reads (O_DIRECT) into a fixed
+    // pool of buffers, the next layers read while one computes. A budget too
+    // small to run at all is refused by flm_context_init (FLM_ERR_NOMEM,
+    // with the minimum in the message). A model file truncated, rewritten or
+    // replaced while in use makes evaluation fail with FLM_ERR_IO.
+    uint64_t         mem_budget;
+    enum flm_io_kind io;          // FLM_IO_AUTO: io_uring where it works, else pread
 };
 struct flm_model_params flm_model_params_default(void);
 
@@ -88,6 +102,25 @@ struct flm_model_info {
     uint64_t    file_size;
 };
 void flm_model_get_info(const struct flm_model *model, struct flm_model_info *out);
+
+// Where the weights live and what reading them has cost so far (counters
+// only grow; callers take differences). Without a budget everything is
+// resident and the counters stay 0.
+struct flm_model_io {
+    uint64_t         mem_budget;      // 0 = none
+    uint64_t         mem_planned;     // bytes the accountant has committed (<= mem_budget)
+    uint64_t         pinned_bytes;    // weights kept in memory
+    uint64_t         stream_bytes;    // weights read from the file for every token
+    uint64_t         pool_bytes;      // stream buffers
+    int32_t          pool_slots;
+    enum flm_io_kind io;              // backend in use (with a budget)
+    bool             direct;          // reads bypass the page cache (O_DIRECT)
+    uint64_t         bytes_read;      // weight bytes read from the file
+    uint64_t         n_reads;         // read requests
+    double           io_wait_seconds; // time the forward pass waited for reads
+    double           cache_hit_rate;  // of the neuron cache; < 0 when there is none
+};
+void flm_model_get_io(const struct flm_model *model, struct flm_model_io *out);
 
 // ---------------------------------------------------------------- tokens
 
@@ -126,6 +159,8 @@ struct flm_context_params {
                         // whose activation is under their threshold are skipped
     int32_t sparse_window; // with sparsity: count reads as if neurons live in the last N tokens stayed
                            // cached (windowing; see flm_sparse_stats), 0 = off
+    int32_t n_logits;   // rows of logits one eval can keep (all_logits needs that many); 0 = n_batch.
+                        // Generation needs 1 per sequence: the buffer is n_logits x n_vocab floats
 };
 struct flm_context_params flm_context_params_default(void);
 

@@ -2,15 +2,16 @@
 # install_deps.sh - the Debian packages flashlm builds and tests with.
 #
 # Usage: scripts/install_deps.sh [--test]
-#   (no flag)  what building and running needs: a C compiler, CMake, and
-#              libmicrohttpd + jansson for the server
+#   (no flag)  what building and running needs: a C compiler, CMake,
+#              libmicrohttpd + jansson for the server, and liburing (io_uring
+#              reads of streamed weights; pread without it)
 #   --test     also what the tests need: cmocka, clang (libFuzzer), the
 #              aarch64 cross compiler and qemu-user for the ARM kernel tests,
 #              python3-venv for the server's pytest suite (openai client,
 #              selenium; tests/serve/requirements.txt) and chromium with its
 #              driver for the chat-page test
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config python3-pip python3-venv unzip ca-certificates libmicrohttpd-dev libjansson-dev)
+pkgs=(build-essential cmake pkg-config python3-pip python3-venv unzip ca-certificates libmicrohttpd-dev libjansson-dev liburing-dev)
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 if [[ "${1:-}" == "--test" ]]; then

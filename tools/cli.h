@@ -20,6 +20,8 @@ struct opts {
     int32_t     n_threads;
     int32_t     n_batch;
     bool        no_mmap;
+    bool        all_logits;  // the command evaluates with all logits (perplexity)
+    uint64_t    mem_budget;  // --mem-budget, bytes (0 = none)
     bool        show_tensors;
     bool        json;
     int32_t     bench_p, bench_n, bench_reps;
@@ -59,6 +61,8 @@ void cli_print_spec_stats(const struct flm_spec *spec);
 int  cli_parse_spec(const char *cmd, const char *a, const char *v, struct opts *o, bool *used_value);
 extern const char *cli_usage_spec;
 double cli_now(void);
+// "512M", "1.5G", "300000K", "123456789" (bytes); K/M/G are powers of 1024.
+bool cli_parse_size(const char *s, uint64_t *out);
 // Whole file, NUL-terminated; NULL after printing why.
 char *cli_read_file(const char *path, size_t *len);
 

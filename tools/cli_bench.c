@@ -3,7 +3,10 @@
 // in one pass, then generates n tokens one at a time (greedy, no stop). It
 // reports the median and the spread (min..max) of tokens/s, the peak resident
 // memory of the process, and the effective bandwidth of generation (weight
-// bytes one token reads / time per token).
+// bytes one token reads / time per token). Under --mem-budget it also
+// reports, per generated token, the bytes read from the file, the time the
+// forward pass waited for reads and the time left for computing, and the
+// neuron-cache hit rate (null until a cache exists).
 //
 // With --spec it measures speculative decoding instead: each repetition
 // generates -n tokens greedily from the same prompt (-f FILE, else -p tokens
@@ -31,19 +34,34 @@ static struct stat3 summarize(double *v, int n) {
     return (struct stat3){n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1]};
 }
 
+struct io_sum {
+    double bytes, wait, seconds;  // over the generation phases
+    int    tokens;
+};
+
 // One repetition: returns 0 and the two rates, or 1 after printing the error.
-static int bench_once(struct engine *e, const struct opts *o, const int32_t *prompt, double *pp, double *tg) {
+static int bench_once(struct engine *e, const struct opts *o, const int32_t *prompt, double *pp, double *tg,
+                      struct io_sum *io) {
     struct flm_err err = {0};
     if (flm_context_truncate(e->ctx, 0, &err)) goto fail;
     double t0 = cli_now();
     if (o->bench_p > 0 && flm_eval(e->ctx, prompt, o->bench_p, false, &err)) goto fail;
     double t1 = cli_now();
+    struct flm_model_io a, b;
+    flm_model_get_io(e->model, &a);
     int32_t tok = flm_token_bos(e->model) >= 0 ? flm_token_bos(e->model) : 1;
     for (int i = 0; i < o->bench_n; i++) {
         if (flm_eval(e->ctx, &tok, 1, false, &err)) goto fail;
         tok = flm_sampler_sample(e->smp, flm_get_logits(e->ctx, -1));
     }
     double t2 = cli_now();
+    flm_model_get_io(e->model, &b);
+    if (io) {
+        io->bytes += (double)(b.bytes_read - a.bytes_read);
+        io->wait += b.io_wait_seconds - a.io_wait_seconds;
+        io->seconds += t2 - t1;
+        io->tokens += o->bench_n;
+    }
     *pp = o->bench_p > 0 ? o->bench_p / (t1 - t0) : 0;
     *tg = o->bench_n > 0 ? o->bench_n / (t2 - t1) : 0;
     return 0;
@@ -177,22 +195,38 @@ int cmd_bench(const struct opts *o) {
     int rc = !prompt || !pp || !tg;
     for (int i = 0; i < oo.bench_p; i++) prompt[i] = (int32_t)(((uint32_t)i * 2654435761u) % (uint32_t)mi.n_vocab);
     double warm_pp, warm_tg;  // one untimed run warms caches and page tables
-    if (!rc) rc = bench_once(&e, &oo, prompt, &warm_pp, &warm_tg);
-    for (int r = 0; !rc && r < oo.bench_reps; r++) rc = bench_once(&e, &oo, prompt, &pp[r], &tg[r]);
+    struct io_sum io = {0};
+    if (!rc) rc = bench_once(&e, &oo, prompt, &warm_pp, &warm_tg, NULL);
+    for (int r = 0; !rc && r < oo.bench_reps; r++) rc = bench_once(&e, &oo, prompt, &pp[r], &tg[r], &io);
     if (!rc) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         const struct stat3 p = summarize(pp, oo.bench_reps), g = summarize(tg, oo.bench_reps);
         const double gbps = g.median * (double)mi.token_bytes / 1e9;
         const int threads = oo.n_threads ? oo.n_threads : 0;
+        struct flm_model_io mio;
+        flm_model_get_io(e.model, &mio);
+        const double nt = io.tokens ? io.tokens : 1;
+        const double rd = io.bytes / nt, wait = io.wait / nt, comp = (io.seconds - io.wait) / nt;
+        const double rate = io.seconds > 0 ? io.bytes / io.seconds / 1e9 : 0;
+        char hit[32];
+        if (mio.cache_hit_rate < 0) snprintf(hit, sizeof hit, "null");
+        else snprintf(hit, sizeof hit, "%.4f", mio.cache_hit_rate);
         if (oo.json) {
             printf("{\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"threads\": %d, \"reps\": %d,\n"
                    " \"pp\": {\"tokens\": %d, \"tok_s_median\": %.2f, \"tok_s_min\": %.2f, \"tok_s_max\": %.2f},\n"
                    " \"tg\": {\"tokens\": %d, \"tok_s_median\": %.2f, \"tok_s_min\": %.2f, \"tok_s_max\": %.2f},\n"
-                   " \"peak_rss_bytes\": %lld, \"token_bytes\": %llu, \"tg_bandwidth_gb_s\": %.2f}\n",
+                   " \"peak_rss_bytes\": %lld, \"token_bytes\": %llu, \"tg_bandwidth_gb_s\": %.2f,\n"
+                   " \"mem_budget\": %llu, \"pinned_bytes\": %llu, \"stream_bytes\": %llu, \"pool_slots\": %d,"
+                   " \"io\": \"%s\", \"direct\": %s,\n"
+                   " \"tg_read_bytes_per_token\": %.0f, \"tg_io_wait_s_per_token\": %.6f,"
+                   " \"tg_compute_s_per_token\": %.6f, \"tg_read_gb_s\": %.3f, \"cache_hit_rate\": %s}\n",
                    oo.model, mi.arch, (unsigned long long)mi.file_size, threads, oo.bench_reps, oo.bench_p, p.median,
                    p.min, p.max, oo.bench_n, g.median, g.min, g.max, (long long)ru.ru_maxrss * 1024,
-                   (unsigned long long)mi.token_bytes, gbps);
+                   (unsigned long long)mi.token_bytes, gbps, (unsigned long long)mio.mem_budget,
+                   (unsigned long long)mio.pinned_bytes, (unsigned long long)mio.stream_bytes, mio.pool_slots,
+                   !mio.mem_budget ? "none" : mio.io == FLM_IO_URING ? "io_uring" : "pread", mio.direct ? "true" : "false",
+                   rd, wait, comp, rate, hit);
         } else {
             printf("model %s (%s, %.1f MiB), threads %s, %d repetitions\n", oo.model, mi.arch, mi.file_size / 1048576.0,
                    threads ? "set" : "all", oo.bench_reps);
@@ -200,6 +234,11 @@ int cmd_bench(const struct opts *o) {
             printf("tg%-5d %9.2f tok/s  (min %.2f, max %.2f)  %.2f GB/s of weights\n", oo.bench_n, g.median, g.min,
                    g.max, gbps);
             printf("peak RSS %.1f MiB (model file %.1f MiB)\n", ru.ru_maxrss / 1024.0, mi.file_size / 1048576.0);
+            if (mio.mem_budget)
+                printf("budget %.1f MiB: per token %.1f MiB read from the file (%.2f GB/s), %.1f ms waiting for I/O, "
+                       "%.1f ms computing; cache hit rate %s\n",
+                       mio.mem_budget / 1048576.0, rd / 1048576.0, rate, wait * 1e3, comp * 1e3,
+                       mio.cache_hit_rate < 0 ? "n/a (no neuron cache)" : hit);
         }
     }
     if (!rc) cli_print_sparse(e.ctx);

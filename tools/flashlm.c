@@ -42,7 +42,11 @@ static const char *usage_common =
     "      --sparsity LEVEL    skip FFN neurons under the model's LEVEL thresholds (e.g. 50 or 0.5;\n"
     "                          the model must come from 'flashlm calibrate'; default: dense)\n"
     "      --sparse-window N   with --sparsity: also report the FFN bytes a store would read if\n"
-    "                          neurons live in the last N tokens stayed cached (windowing)\n";
+    "                          neurons live in the last N tokens stayed cached (windowing)\n"
+    "      --mem-budget SIZE   keep peak memory (page cache of the model included) under SIZE\n"
+    "                          (e.g. 512M, 1.5G): weights that do not fit are streamed from the\n"
+    "                          file with direct reads; refused up front when SIZE is too small;\n"
+    "                          the default context is then 1024 tokens\n";
 
 static const char *usage_sampling =
     "  -n, --n-predict N       tokens to generate (default 128 for run; -1: until end of text)\n"
@@ -148,6 +152,22 @@ static bool parse_int(const char *s, int32_t *out, int32_t lo, int32_t hi) {
     return true;
 }
 
+bool cli_parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v <= 0) return false;
+    double mul = 1;
+    if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1024.0 * 1024, end++;
+    else if (*end == 'G' || *end == 'g') mul = 1024.0 * 1024 * 1024, end++;
+    if (*end == 'i' && mul > 1) end++;
+    if ((*end == 'B' || *end == 'b')) end++;
+    if (*end || v * mul >= 1.8e19 || v * mul < 1) return false;
+    *out = (uint64_t)(v * mul);
+    return true;
+}
+
 static bool parse_float(const char *s, float *out) {
     char *end;
     errno = 0;
@@ -194,6 +214,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "--mem-budget") && strcmp(cmd, "inspect") && strcmp(cmd, "serve")) ok = cli_parse_size(v, &o->mem_budget);
         else if (!strcmp(cmd, "serve") && !strcmp(a, "--host")) o->host = v;
         else if (!strcmp(cmd, "serve") && !strcmp(a, "--api-key")) o->api_key = v;
         else if (!strcmp(cmd, "serve") && !strcmp(a, "--port")) ok = parse_int(v, &o->port, 0, 65535);
@@ -297,14 +318,22 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     struct flm_err err = {0};
     struct flm_model_params mp = flm_model_params_default();
     mp.use_mmap = !o->no_mmap;
+    mp.mem_budget = o->mem_budget;
+    const char *io = getenv("FLM_IO");  // testing: force a read backend
+    if (io && !strcmp(io, "posix")) mp.io = FLM_IO_POSIX;
+    if (io && !strcmp(io, "uring")) mp.io = FLM_IO_URING;
     double t0 = cli_now();
     if (flm_model_open(&e->model, o->model, &mp, &err)) goto fail;
     struct flm_context_params cp = flm_context_params_default();
     cp.n_ctx = o->n_ctx;
+    if (o->mem_budget && !cp.n_ctx) cp.n_ctx = 1024;  // under a budget the KV cache is sized, not maximal
     cp.n_threads = o->n_threads;
     cp.sparsity = o->sparsity;
     cp.sparse_window = o->sparse_window;
     if (o->n_batch) cp.n_batch = o->n_batch;
+    // plain generation under a budget reads the last row only: a 1-row logits buffer
+    // (speculation verifies drafts with all their logits)
+    if (o->mem_budget && !o->all_logits && o->spec.mode == FLM_SPEC_NONE) cp.n_logits = 1;
     if (flm_context_init(&e->ctx, e->model, &cp, &err)) goto fail;
     if (sampler && flm_sampler_init(&e->smp, &o->sp, e->model, &err)) goto fail;
     if (o->draft_file && flm_model_open(&e->draft, o->draft_file, &mp, &err)) goto fail;
@@ -315,8 +344,24 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
     }
     fprintf(stderr, "flashlm: loaded %s in %.2f s (context %d tokens)\n", o->model, cli_now() - t0,
             flm_context_n_ctx(e->ctx));
+    if (o->mem_budget) {
+        struct flm_model_io mi;
+        flm_model_get_io(e->model, &mi);
+        fprintf(stderr,
+                "flashlm: memory budget %.1f MiB: %.1f MiB planned, %.1f MiB of weights pinned, %.1f MiB streamed per "
+                "token through %d buffers of %.1f MiB (%s%s)\n",
+                mi.mem_budget / 1048576.0, mi.mem_planned / 1048576.0, mi.pinned_bytes / 1048576.0,
+                mi.stream_bytes / 1048576.0, mi.pool_slots, mi.pool_slots ? mi.pool_bytes / 1048576.0 / mi.pool_slots : 0.0,
+                mi.io == FLM_IO_URING ? "io_uring" : "pread", mi.direct ? ", O_DIRECT" : ", page cache dropped");
+    }
     return 0;
 fail:
+    if (o->mem_budget && err.status == FLM_ERR_NOMEM && strstr(err.msg, "memory budget ") == err.msg) {
+        char sz[32];  // name the option the user gave
+        fprintf(stderr, "flashlm: --mem-budget %s: %s\n", o->mem_budget >= (1ull << 30) ? (snprintf(sz, sizeof sz, "%.2fG", o->mem_budget / 1073741824.0), sz) : (snprintf(sz, sizeof sz, "%.0fM", o->mem_budget / 1048576.0), sz), err.msg);
+        cli_engine_free(e);
+        return 1;
+    }
     fprintf(stderr, "flashlm: %s\n", err.msg);
     cli_engine_free(e);
     return 1;
@@ -421,6 +466,7 @@ static int cmd_perplexity(const struct opts *o) {
     char *text = cli_read_file(o->file, &len);
     if (!text) return 1;
     struct opts oo = *o;
+    oo.all_logits = true;
     if (!oo.n_ctx) oo.n_ctx = 512;
     struct engine e = {0};
     if (cli_engine_open(&e, &oo, false)) {

@@ -36,7 +36,7 @@ struct parser {
     char             ctx[128];  // the item being read, for messages: "key 'general.name'"
 };
 
-static uint64_t left(const struct parser *ps) { return ps->g->size - ps->pos; }
+static uint64_t left(const struct parser *ps) { return ps->g->avail - ps->pos; }
 
 static flm_status fail(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static flm_status fail(struct parser *ps, const char *fmt, ...) {
@@ -45,6 +45,7 @@ static flm_status fail(struct parser *ps, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!ps->g->header_parsed && ps->g->avail < ps->g->size) ps->g->want_more = true;  // maybe just a short prefix
     return flm_err_set(ps->err, FLM_ERR_FORMAT, "gguf: %s: %s", ps->g->name, msg);
 }
 
@@ -257,7 +258,7 @@ static flm_status parse_header(struct parser *ps, uint64_t *n_tensors, uint64_t 
     ps->pos = 8;
     *n_tensors = take_u64(ps);
     *n_kv = take_u64(ps);
-    uint64_t rest = left(ps);
+    uint64_t rest = g->size - ps->pos;  // the whole file bounds the counts, even when only a prefix is read
     if (*n_kv > rest / GGUF_MIN_KV_BYTES)
         return fail(ps, "n_kv %llu at offset 16 is implausible: that many key/value pairs need at least %u bytes "
                     "each but only %llu bytes follow the header", (ull)*n_kv, GGUF_MIN_KV_BYTES, (ull)rest);
@@ -432,6 +433,7 @@ static int span_cmp(const void *a, const void *b) {
 
 static flm_status check_data(struct parser *ps) {
     struct flm_gguf *g = ps->g;
+    g->header_parsed = true;
     uint64_t end = ps->pos, a = g->alignment;
     uint64_t data = end % a ? end + (a - end % a) : end;  // end <= size, so no overflow
     if (g->n_tensors == 0) {  // nothing to place: the padding may be cut off
@@ -460,7 +462,7 @@ static flm_status check_data(struct parser *ps) {
                                                                 : (ull)(data + t->offset + t->nbytes),
                       (ull)g->size);
         if (st != FLM_OK) break;
-        t->data = g->base + data + t->offset;
+        t->data = g->header_only ? NULL : g->base + data + t->offset;
         if (t->nbytes > 0) sp[n++] = (struct span){t->offset, t->offset + t->nbytes, i};
     }
     if (st == FLM_OK) qsort(sp, (size_t)n, sizeof *sp, span_cmp);
@@ -530,6 +532,7 @@ flm_status flm_gguf_open_buffer(struct flm_gguf **out, const void *buf, size_t s
     if (!g) return flm_err_set(err, FLM_ERR_NOMEM, "gguf: buffer: no memory for the handle");
     g->base = buf;
     g->size = size;
+    g->avail = size;
     g->own = GGUF_OWN_NONE;
     if (size == 0) {
         flm_gguf_close(g);
@@ -551,7 +554,7 @@ static flm_status read_all(int fd, uint8_t *p, uint64_t size, const char *path, 
     uint64_t got = 0;
     while (got < size) {
         size_t chunk = size - got > (1u << 30) ? (1u << 30) : (size_t)(size - got);
-        ssize_t r = read(fd, p + got, chunk);
+        ssize_t r = pread(fd, p + got, chunk, (off_t)got);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             char e[128];
@@ -577,7 +580,24 @@ static flm_status load_file(struct flm_gguf *g, int fd, const char *path, unsign
     if (sb.st_size == 0) return flm_err_set(err, FLM_ERR_FORMAT, "gguf: %s: empty file (0 bytes), not a GGUF file", path);
     if ((uint64_t)sb.st_size > SIZE_MAX)
         return flm_err_set(err, FLM_ERR_IO, "gguf: %s: %llu bytes do not fit in memory", path, (ull)sb.st_size);
-    g->size = (uint64_t)sb.st_size;
+    g->size = g->avail = (uint64_t)sb.st_size;
+    g->id = (struct flm_gguf_file_id){(uint64_t)sb.st_dev, (uint64_t)sb.st_ino, (uint64_t)sb.st_size,
+                                      (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec};
+    if (flags & FLM_GGUF_OPEN_HEADER) {
+        // metadata only: a prefix (grown by the caller while parsing needs more)
+        if (g->avail > g->want_avail) g->avail = g->want_avail;
+        uint8_t *p = malloc((size_t)g->avail);
+        if (!p) return flm_err_set(err, FLM_ERR_NOMEM, "gguf: %s: no memory for %llu bytes", path, (ull)g->avail);
+        g->base = p;
+        g->own = GGUF_OWN_MALLOC;
+        g->header_only = true;
+        // the page cache counts against budgets: no readahead past the
+        // prefix, and what was read is dropped (to the end of the file)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+        flm_status st = read_all(fd, p, g->avail, path, err);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        return st;
+    }
     if (flags & FLM_GGUF_OPEN_NO_MMAP) {
         uint8_t *p = malloc((size_t)g->size);
         if (!p) return flm_err_set(err, FLM_ERR_NOMEM, "gguf: %s: no memory for %llu bytes", path, (ull)g->size);
@@ -602,18 +622,33 @@ flm_status flm_gguf_open(struct flm_gguf **out, const char *path, unsigned flags
         char e[128];
         return flm_err_set(err, FLM_ERR_IO, "gguf: %s: cannot open: %s", path, flm_gguf_errstr(errno, e, sizeof e));
     }
-    struct flm_gguf *g = new_handle(path);
-    if (!g) {
-        close(fd);
-        return flm_err_set(err, FLM_ERR_NOMEM, "gguf: %s: no memory for the handle", path);
-    }
-    flm_status st = load_file(g, fd, path, flags, err);
-    close(fd);
-    if (st != FLM_OK) {
+    // In header mode the prefix grows (x4 from 1 MiB) until the infos parse.
+    for (uint64_t want = 1u << 20;; want *= 4) {
+        struct flm_gguf *g = new_handle(path);
+        if (!g) {
+            close(fd);
+            return flm_err_set(err, FLM_ERR_NOMEM, "gguf: %s: no memory for the handle", path);
+        }
+        g->want_avail = want;
+        flm_status st = load_file(g, fd, path, flags, err);
+        if (st == FLM_OK) st = parse(g, err);
+        if (st == FLM_OK && g->header_only && g->avail > g->data_offset + 65536) {
+            want = g->data_offset / 4;  // read again, exactly the header: the prefix stays in memory
+            flm_gguf_close(g);
+            continue;
+        }
+        if (st == FLM_OK) {
+            close(fd);
+            *out = g;
+            return FLM_OK;
+        }
+        bool again = g->want_more && g->avail < g->size;
         flm_gguf_close(g);
-        return st;
+        if (!again) {
+            close(fd);
+            return st;
+        }
     }
-    return finish_open(out, g, err);
 }
 
 void flm_gguf_close(struct flm_gguf *g) {

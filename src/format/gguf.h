@@ -77,7 +77,18 @@ struct flm_gguf_tensor {
 
 struct flm_gguf;
 
-enum { FLM_GGUF_OPEN_NO_MMAP = 1 };
+// FLM_GGUF_OPEN_HEADER reads only the metadata and tensor infos (a growing
+// prefix, with plain reads whose page cache is dropped afterwards) and never
+// maps the file: tensors' data pointers are NULL and their bytes are read by
+// the weight store (src/store/) at data_offset + offset.
+enum { FLM_GGUF_OPEN_NO_MMAP = 1, FLM_GGUF_OPEN_HEADER = 2 };
+
+// What identified the file when it was opened, to notice it being replaced
+// or changed later.
+struct flm_gguf_file_id {
+    uint64_t dev, ino, size;
+    int64_t  mtime_ns;
+};
 
 flm_status flm_gguf_open(struct flm_gguf **out, const char *path, unsigned flags, struct flm_err *err);
 // Parses a buffer the caller owns (must outlive the handle). Used by fuzzing and tests.
@@ -88,6 +99,9 @@ uint32_t flm_gguf_version(const struct flm_gguf *g);
 uint64_t flm_gguf_file_size(const struct flm_gguf *g);
 uint32_t flm_gguf_alignment(const struct flm_gguf *g);
 uint64_t flm_gguf_data_offset(const struct flm_gguf *g);  // absolute offset of the data section
+const char *flm_gguf_path(const struct flm_gguf *g);
+void     flm_gguf_file_id(const struct flm_gguf *g, struct flm_gguf_file_id *out);
+uint64_t flm_gguf_header_bytes(const struct flm_gguf *g);  // bytes of the file held in memory (header mode)
 
 // ---- metadata
 int64_t             flm_gguf_n_kv(const struct flm_gguf *g);

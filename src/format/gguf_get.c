@@ -15,6 +15,9 @@ typedef unsigned long long ull;
 
 uint32_t flm_gguf_version(const struct flm_gguf *g) { return g->version; }
 uint64_t flm_gguf_file_size(const struct flm_gguf *g) { return g->size; }
+const char *flm_gguf_path(const struct flm_gguf *g) { return g->name; }
+void flm_gguf_file_id(const struct flm_gguf *g, struct flm_gguf_file_id *out) { *out = g->id; }
+uint64_t flm_gguf_header_bytes(const struct flm_gguf *g) { return g->header_only ? g->avail : 0; }
 uint32_t flm_gguf_alignment(const struct flm_gguf *g) { return g->alignment; }
 uint64_t flm_gguf_data_offset(const struct flm_gguf *g) { return g->data_offset; }
 

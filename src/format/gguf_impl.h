@@ -24,8 +24,14 @@ struct gguf_kv {
 enum { GGUF_OWN_NONE, GGUF_OWN_MMAP, GGUF_OWN_MALLOC };
 
 struct flm_gguf {
-    const uint8_t *base;  // the whole file
-    uint64_t       size;
+    const uint8_t *base;  // the whole file, or its first avail bytes (FLM_GGUF_OPEN_HEADER)
+    uint64_t       size;  // of the file
+    uint64_t       avail; // bytes at base
+    bool           header_only;    // tensor data is not at base (t->data is NULL)
+    bool           header_parsed;  // the infos are read: later failures are not for want of bytes
+    bool           want_more;      // parsing failed before the end of a partial prefix
+    uint64_t       want_avail;     // header mode: prefix to read
+    struct flm_gguf_file_id id;
     int            own;   // GGUF_OWN_*: how base was obtained
     char          *name;  // path (or "buffer") for messages
 

@@ -33,6 +33,7 @@ struct matmul_job {
     size_t                        xq_stride;
     int                           n;
     float                        *y;
+    size_t                        ldy;
 };
 
 // Each thread takes a contiguous band of weight rows and runs every
@@ -57,22 +58,22 @@ static void matmul_worker(void *arg, int ith, int nth) {
             for (; i + 4 <= job->n4; i += 4) {
                 float s4[4];
                 job->rows4(w->n_cols, s4, wr, job->xq + (size_t)i * job->xq_stride, job->xq_stride);
-                for (int k = 0; k < 4; k++) job->y[(size_t)(i + k) * (size_t)w->n_rows + (size_t)r] = s4[k];
+                for (int k = 0; k < 4; k++) job->y[(size_t)(i + k) * job->ldy + (size_t)r] = s4[k];
             }
         }
         for (; i < job->n; i++) {
             float s;
             (i < job->n4 ? job->vec_dot4 : job->vec_dot)(w->n_cols, &s, wr, job->xq + (size_t)i * job->xq_stride);
-            job->y[(size_t)i * (size_t)w->n_rows + (size_t)r] = s;
+            job->y[(size_t)i * job->ldy + (size_t)r] = s;
         }
     }
 }
 
-static void matmul_impl(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
+static void matmul_impl(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, size_t ldy,
                         void *scratch, bool single) {
     const struct flm_type_traits *tr = flm_quant_traits(w->type);
     const flm_from_float_fn quantize = flm_quant_act_from_float(tr->vec_dot_type);
-    struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y};
+    struct matmul_job job = {.w = w, .tr = tr, .vec_dot = flm_kernel_vec_dot(w->type), .n = n, .y = y, .ldy = ldy};
     job.vec_dot4 = job.vec_dot;
     job.n4 = n - n % 4;
     if (w->order == FLM_ORDER_Q4_K_TILED) {  // groups of four rows in one order, the rest in another
@@ -108,19 +109,24 @@ static void matmul_impl(struct flm_pool *pool, const struct flm_mat *w, const fl
         for (int i = 0; i < n; i++) flm_q4_0_block_sums(job.xq + (size_t)i * job.xq_stride, w->n_cols, sums + i * nb);
         job.q4_0 = (struct flm_q4_0_rows_args){.k = w->n_cols, .w = w->data, .row_bytes = w->row_bytes,
                                                .xq = job.xq, .xq_stride = job.xq_stride, .xsum = sums, .n = n,
-                                               .y = y, .y_stride = w->n_rows};
+                                               .y = y, .y_stride = ldy};
     }
     flm_pool_run(pool, matmul_worker, &job);
 }
 
 void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, void *scratch) {
-    matmul_impl(pool, w, x, n, y, scratch, false);
+    matmul_impl(pool, w, x, n, y, (size_t)w->n_rows, scratch, false);
+}
+
+void flm_matmul_ld(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, size_t ldy,
+                   void *scratch, bool single_order) {
+    matmul_impl(pool, w, x, n, y, ldy, scratch, single_order);
 }
 
 // rows4 stays: it gives the same bits as vec_dot per row.
 void flm_matmul_single_order(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
                              void *scratch) {
-    matmul_impl(pool, w, x, n, y, scratch, true);
+    matmul_impl(pool, w, x, n, y, (size_t)w->n_rows, scratch, true);
 }
 
 void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out) {

@@ -48,6 +48,12 @@ void flm_matmul(struct flm_pool *pool, const struct flm_mat *w, const float *x, 
 void flm_matmul_single_order(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y,
                              void *scratch);
 
+// Either of the above (single_order) with output row i at y + i * ldy
+// (ldy >= w->n_rows): a matrix cut into row ranges writes each range's
+// columns of the full result.
+void flm_matmul_ld(struct flm_pool *pool, const struct flm_mat *w, const float *x, int n, float *y, size_t ldy,
+                   void *scratch, bool single_order);
+
 // Converts row r of w to floats.
 void flm_mat_row_to_float(const struct flm_mat *w, int64_t r, float *out);
 

@@ -2,11 +2,12 @@
 // one or more sequences into forward passes of n_batch rows, logits.
 #include "model/context.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct flm_context_params flm_context_params_default(void) {
-    return (struct flm_context_params){.n_ctx = 0, .n_batch = 64, .n_threads = 0, .n_seq = 1};
+    return (struct flm_context_params){.n_ctx = 0, .n_batch = 64, .n_threads = 0, .n_seq = 1, .n_logits = 0};
 }
 
 static size_t max_scratch(const struct flm_model *m, int n) {
@@ -34,9 +35,9 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     *out = NULL;
     struct flm_context_params p = params ? *params : flm_context_params_default();
     const struct flm_hparams *hp = &m->hp;
-    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_seq < 0 || p.sparse_window < 0)
+    if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_seq < 0 || p.n_logits < 0 || p.sparse_window < 0)
         return flm_err_set(err, FLM_ERR_INVALID,
-                           "context: n_ctx, n_batch, n_threads, n_seq and sparse_window must not be negative");
+                           "context: n_ctx, n_batch, n_threads, n_seq, n_logits and sparse_window must not be negative");
     if (p.n_seq == 0) p.n_seq = 1;
     if (p.n_seq > FLM_MAX_SEQ)
         return flm_err_set(err, FLM_ERR_INVALID, "context: n_seq %d exceeds the limit of %d", p.n_seq, FLM_MAX_SEQ);
@@ -46,6 +47,7 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
                            hp->n_ctx_train);
     if (p.n_batch == 0) p.n_batch = 64;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_logits == 0 || p.n_logits > p.n_batch) p.n_logits = p.n_batch;
 
     int32_t level = -1;
     if (p.sparsity != 0.0f) {
@@ -61,6 +63,7 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
     c->n_seq = p.n_seq;
+    c->n_logits_max = p.n_logits;
     flm_status st = flm_pool_init(&c->pool, p.n_threads, err);
     if (st) {
         free(c);
@@ -69,6 +72,22 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     const int nt = flm_pool_size(c->pool);
     const size_t nb = (size_t)p.n_batch, nctx = (size_t)p.n_ctx, L = (size_t)hp->n_layer * (size_t)p.n_seq;
     const size_t kdim = (size_t)hp->n_head_kv * hp->head_dim, vdim = (size_t)hp->n_head_kv * hp->head_dim_v;
+    const size_t memory =
+        (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
+        nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
+              (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff) * sizeof(float) +
+        (size_t)p.n_logits * hp->n_vocab * sizeof(float) +
+        (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch) +
+        (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0) +
+        (level >= 0 && p.sparse_window > 0
+             ? L * (sizeof(struct flm_neuron_window) + (size_t)hp->n_ff * sizeof(int64_t)) + (size_t)hp->n_ff * sizeof(int32_t)
+             : 0);
+    if ((st = flm_model_reserve(m, memory, err))) {  // the first context also commits the weight store
+        flm_pool_free(c->pool);
+        free(c);
+        return st;
+    }
+    c->memory = memory;
     bool ok = true;
     c->k_cache = alloc_n(L * nctx * kdim, sizeof(uint16_t), &ok);
     c->v_cache = alloc_n(L * nctx * vdim, sizeof(uint16_t), &ok);
@@ -84,7 +103,7 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     c->scores = alloc_n((size_t)nt * nctx, sizeof(float), &ok);
     c->qh = alloc_n((size_t)nt * hp->head_dim, sizeof(uint16_t), &ok);
     c->qscratch = alloc_n(max_scratch(m, p.n_batch), 1, &ok);
-    c->logits = alloc_n(nb * hp->n_vocab, sizeof(float), &ok);
+    c->logits = alloc_n((size_t)p.n_logits * hp->n_vocab, sizeof(float), &ok);
     c->seq_pos = alloc_n((size_t)p.n_seq, sizeof(int32_t), &ok);
     c->logit_first = alloc_n((size_t)p.n_seq, sizeof(int32_t), &ok);
     c->n_logits = alloc_n((size_t)p.n_seq, sizeof(int32_t), &ok);
@@ -114,19 +133,13 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
         return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory for n_ctx %d, n_batch %d, n_seq %d", p.n_ctx,
                            p.n_batch, p.n_seq);
     }
-    c->memory = (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
-                nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
-                      (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff + (size_t)hp->n_vocab) * sizeof(float) +
-                (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch) +
-                (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0) +
-                (c->windows ? L * (sizeof *c->windows + (size_t)hp->n_ff * sizeof(int64_t)) +
-                                  (size_t)hp->n_ff * sizeof(int32_t) : 0);
     *out = c;
     return FLM_OK;
 }
 
 void flm_context_free(struct flm_context *c) {
     if (!c) return;
+    flm_model_unreserve(c->model, c->memory);
     flm_pool_free(c->pool);
     void *bufs[] = {c->k_cache, c->v_cache, c->x,        c->xb,       c->xb2,         c->q,
                     c->k,       c->v,       c->att,      c->hb,       c->hb2,         c->scores,
@@ -198,12 +211,14 @@ static flm_status check_items(const struct flm_context *c, const struct flm_seq_
                                    n_vocab);
         n_keep += it->all_logits ? it->n_tokens : 1;
     }
-    if (n_keep > c->n_batch) {
+    if (n_keep > c->n_logits_max) {
+        char lim[64];
+        if (c->n_logits_max == c->n_batch) snprintf(lim, sizeof lim, "n_batch is %d", c->n_batch);
+        else snprintf(lim, sizeof lim, "the context keeps %d (n_logits)", c->n_logits_max);
         if (n_items == 1)
-            return flm_err_set(err, FLM_ERR_INVALID, "eval: logits of all %d tokens requested but n_batch is %d",
-                               items[0].n_tokens, c->n_batch);
-        return flm_err_set(err, FLM_ERR_INVALID, "eval: %lld logits rows requested but n_batch is %d",
-                           (long long)n_keep, c->n_batch);
+            return flm_err_set(err, FLM_ERR_INVALID, "eval: logits of all %d tokens requested but %s",
+                               items[0].n_tokens, lim);
+        return flm_err_set(err, FLM_ERR_INVALID, "eval: %lld logits rows requested but %s", (long long)n_keep, lim);
     }
     return FLM_OK;
 }
@@ -234,7 +249,13 @@ flm_status flm_eval_seqs(struct flm_context *c, const struct flm_seq_batch *item
             n++;
             if (++i == it->n_tokens) k++, i = 0;
         }
-        flm_forward(c, c->pass_tokens, n, n_keep, c->logits + (size_t)n_out * n_vocab);
+        struct flm_err local;
+        if ((st = flm_forward(c, c->pass_tokens, n, n_keep, c->logits + (size_t)n_out * n_vocab, err ? err : &local))) {
+            // streamed weights could not be read: this pass's tokens are not in the cache
+            for (int j = 0; j < n; j++) c->seq_pos[c->row_seq[j]]--;
+            for (int32_t s = 0; s < c->n_seq; s++) c->n_logits[s] = 0;
+            return st;
+        }
         n_out += n_keep;
     }
     return FLM_OK;

@@ -19,6 +19,7 @@ struct flm_context {
     int32_t                 n_ctx;
     int32_t                 n_batch;
     int32_t                 n_seq;
+    int32_t                 n_logits_max; // rows the logits buffer holds
     int32_t                *seq_pos;    // [n_seq] tokens in each sequence's cache
     uint16_t               *k_cache;    // [n_seq][n_layer][n_ctx][n_head_kv * head_dim] f16
     uint16_t               *v_cache;    // [n_seq][n_layer][n_ctx][n_head_kv * head_dim_v] f16
@@ -41,7 +42,7 @@ struct flm_context {
     float                  *scores;     // [n_threads][n_ctx]
     uint16_t               *qh;         // [n_threads][head_dim]
     void                   *qscratch;   // quantized activations for matmul
-    float                  *logits;     // [n_batch][n_vocab] rows kept by the last eval, in item order
+    float                  *logits;     // [n_logits_max][n_vocab] rows kept by the last eval, in item order
     int32_t                *logit_first;// [n_seq] first logits row of each sequence in the last eval
     int32_t                *n_logits;   // [n_seq] its rows (0: none kept)
     bool                    row_order;  // this eval computes every row in one-token order (flm_eval_opts)
@@ -55,7 +56,7 @@ struct flm_context {
     int64_t                *window_last;// [n_layer][n_ff] the windows' last uses
     int32_t                *fresh;      // [n_ff] neurons not in the window
     struct flm_sparse_stats sparse_stats;
-    size_t                  memory;     // bytes allocated for all of the above
+    size_t                  memory;     // bytes allocated for all of the above (charged to the model's budget)
     // Debugging hook: called with each named intermediate of a forward pass
     // (llama.cpp's names: "attn_norm", "Qcur", ..., "l_out"; il = -1 outside
     // layers). NULL in normal use; tools/tests compare passes with it.
@@ -86,8 +87,10 @@ flm_status flm_eval_seqs_opts(struct flm_context *ctx, const struct flm_seq_batc
 // Runs n <= n_batch rows: token i goes to sequence row_seq[i] at position
 // row_pos[i] (a sequence's rows in increasing positions). Writes the logits
 // of the n_keep rows listed in keep (ascending) to logits, one row each. No
-// checks: flm_eval_seqs checks.
-void flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, int n_keep, float *logits);
+// checks of the arguments (flm_eval_seqs checks); fails only when streamed
+// weights cannot be read (err, not NULL, says why).
+flm_status flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, int n_keep, float *logits,
+                       struct flm_err *err);
 
 // The FFN of n rows with activation sparsity: c->xb (normed input) -> c->xb2.
 void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n);

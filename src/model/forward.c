@@ -179,31 +179,74 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
 
 // ---------------------------------------------------------------- whole pass
 
-void flm_forward(struct flm_context *c, const int32_t *tokens, int n, int n_keep, float *logits) {
+// Token embeddings: each row from the store (resident, or read on demand).
+static flm_status embed(struct flm_context *c, const int32_t *tokens, int n, struct flm_err *err) {
+    const struct flm_model *m = c->model;
+    const int E = m->hp.n_embd;
+    for (int t = 0; t < n; t++) {
+        float *xt = c->x + (size_t)t * E;
+        const void *row = flm_store_row(m->store, m->sid_embd, tokens[t], err);
+        if (!row) return err->status;
+        struct flm_mat one = m->tok_embd;
+        one.data = row;
+        flm_mat_row_to_float(&one, 0, xt);
+        if (m->hp.embd_scale != 1.0f) flm_scale(xt, m->hp.embd_scale, E);
+    }
+    trace(c, "inp_embd", -1, c->x, (size_t)n * E);
+    return FLM_OK;
+}
+
+// The LM head, in the row ranges the store holds it in (one when resident).
+static flm_status lm_head(struct flm_context *c, int rows, float *logits, struct flm_err *err) {
+    const struct flm_model *m = c->model;
+    const int group = m->hp.n_layer, parts = flm_store_n_parts(m->store, m->sid_output);
+    for (int p = 0; p < parts; p++) {
+        flm_status st = flm_store_acquire(m->store, group, p, err);
+        if (st) return st;
+        struct flm_mat w = m->output;
+        int64_t r0;
+        w.data = flm_store_view(m->store, m->sid_output, p, &r0, &w.n_rows);
+        flm_matmul_ld(c->pool, &w, c->xb, rows, logits + r0, (size_t)m->hp.n_vocab, c->qscratch, c->row_order);
+        flm_store_release(m->store, group, p);
+    }
+    return FLM_OK;
+}
+
+static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int n, int n_keep, float *logits,
+                               struct flm_err *err) {
     const struct flm_model *m = c->model;
     const struct flm_hparams *hp = &m->hp;
     const int E = hp->n_embd;
-    for (int t = 0; t < n; t++) {
-        float *xt = c->x + (size_t)t * E;
-        flm_mat_row_to_float(&m->tok_embd, tokens[t], xt);
-        if (hp->embd_scale != 1.0f) flm_scale(xt, hp->embd_scale, E);
-    }
-    trace(c, "inp_embd", -1, c->x, (size_t)n * E);
+    flm_status st = embed(c, tokens, n, err);
+    if (st) return st;
     int rows = n;
     for (int il = 0; il < hp->n_layer; il++) {
         if (c->layers && !c->layers[il]) continue;
-        rows = attention_block(c, &m->layers[il], il, rows, n_keep);
-        if (rows == 0) return;  // no logits wanted from this pass: its K/V are stored
-        ffn_block(c, &m->layers[il], il, rows);
+        if ((st = flm_store_acquire(m->store, il, 0, err))) return st;
+        struct flm_layer tmp;
+        const struct flm_layer *l = flm_model_layer(m, il, &tmp);
+        rows = attention_block(c, l, il, rows, n_keep);
+        if (rows) ffn_block(c, l, il, rows);
+        flm_store_release(m->store, il, 0);
+        if (rows == 0) return FLM_OK;  // no logits wanted from this pass: its K/V are stored
     }
     if (n_keep < rows) {  // a layer subset without the last layer keeps every row until here
         keep_rows(c->x, c->keep, n_keep, E);
         rows = n_keep;
     }
-    if (rows == 0) return;
+    if (rows == 0) return FLM_OK;
     // Only the rows whose logits are wanted are left for the LM head.
     norm_rows(c->xb, c->x, m->output_norm, rows, E, hp->rms_eps);
     trace(c, "result_norm", -1, c->xb, (size_t)rows * E);
-    matmul(c, &m->output, c->xb, rows, logits);
+    if ((st = lm_head(c, rows, logits, err))) return st;
     trace(c, "result_output", -1, logits, (size_t)rows * hp->n_vocab);
+    return FLM_OK;
+}
+
+flm_status flm_forward(struct flm_context *c, const int32_t *tokens, int n, int n_keep, float *logits,
+                       struct flm_err *err) {
+    flm_store_begin(c->model->store);
+    flm_status st = forward_impl(c, tokens, n, n_keep, logits, err);
+    flm_store_end(c->model->store);
+    return st;
 }

@@ -9,14 +9,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct flm_model_params flm_model_params_default(void) { return (struct flm_model_params){.use_mmap = true}; }
+struct flm_model_params flm_model_params_default(void) {
+    return (struct flm_model_params){.use_mmap = true, .mem_budget = 0, .io = FLM_IO_AUTO};
+}
 
 // ---------------------------------------------------------------- tensor binding
 
 struct binder {
-    struct flm_model *m;
-    struct flm_err   *err;
+    struct flm_model    *m;
+    struct flm_err      *err;
+    struct flm_layer    *layer;  // the layer being bound, or NULL
+    int                  group;  // its store group
+    enum flm_store_class cls;    // of the next matrix
+    int32_t              id;     // store id of the last tensor bound
 };
+
+// Registers a bound tensor with the store (and with its layer's list).
+static flm_status track(struct binder *b, const struct flm_gguf_tensor *t, const void *field, bool mat,
+                        enum flm_store_class cls, int64_t n_rows, size_t row_bytes, int rows_align) {
+    b->id = flm_store_add(b->m->store, t, b->group, cls, n_rows, row_bytes, rows_align);
+    if (b->id < 0) return flm_err_set(b->err, FLM_ERR_NOMEM, "model: out of memory");
+    struct flm_layer *l = b->layer;
+    if (!l) return FLM_OK;
+    FLM_ASSERT(l->n_w < FLM_LAYER_MAX_W);
+    l->w[l->n_w++] = (struct flm_wref){(uint16_t)((const char *)field - (const char *)l), mat, b->id};
+    return FLM_OK;
+}
 
 static const struct flm_gguf_tensor *find(struct binder *b, const char *name, bool required, flm_status *st) {
     const struct flm_gguf_tensor *t = flm_gguf_find_tensor(b->m->gguf, name);
@@ -52,7 +70,9 @@ static flm_status bind_mat(struct binder *b, struct flm_mat *out, const char *na
     // order stays (and its NEON kernels).
     if (t->type == FLM_TYPE_Q4_0 && n_rows % 8 == 0) out->order = FLM_ORDER_Q4_0_TILED;
 #endif
-    return FLM_OK;
+    // a matrix cut into row ranges (a streamed LM head) keeps whole tiles
+    const int align = out->order == FLM_ORDER_Q4_K_TILED ? 8 : out->order == FLM_ORDER_Q4_0_TILED ? 16 : 1;
+    return track(b, t, out, true, b->cls, n_rows, out->row_bytes, align);
 }
 
 static flm_status bind_vec(struct binder *b, const float **out, const char *name, int64_t n, bool required) {
@@ -66,7 +86,7 @@ static flm_status bind_vec(struct binder *b, const float **out, const char *name
     if (t->type != FLM_TYPE_F32)
         return flm_err_set(b->err, FLM_ERR_UNSUPPORTED, "model: tensor '%s' must be f32", name);
     *out = t->data;
-    return FLM_OK;
+    return track(b, t, out, false, FLM_STORE_NORM, 1, t->nbytes, 1);
 }
 
 static flm_status bind_layer(struct binder *b, int il) {
@@ -79,12 +99,15 @@ static flm_status bind_layer(struct binder *b, int il) {
     char nm[96];
 #define NAME(s) (snprintf(nm, sizeof nm, "blk.%d.%s", il, s), nm)
     flm_status st;
+    b->layer = l;
+    b->group = il;
+    b->cls = FLM_STORE_ATTN;
     if ((st = bind_vec(b, &l->attn_norm, NAME("attn_norm.weight"), e, true)) ||
         (st = bind_mat(b, &l->wq, NAME("attn_q.weight"), e, q, true)) ||
         (st = bind_mat(b, &l->wk, NAME("attn_k.weight"), e, k, true)) ||
         (st = bind_mat(b, &l->wv, NAME("attn_v.weight"), e, v, true)) ||
         (st = bind_mat(b, &l->wo, NAME("attn_output.weight"), o, e, true)) ||
-        (st = bind_vec(b, &l->ffn_norm, NAME("ffn_norm.weight"), e, true)) ||
+        (b->cls = FLM_STORE_FFN, st = bind_vec(b, &l->ffn_norm, NAME("ffn_norm.weight"), e, true)) ||
         (st = bind_mat(b, &l->w_gate, NAME("ffn_gate.weight"), e, hp->n_ff, true)) ||
         (st = bind_mat(b, &l->w_up, NAME("ffn_up.weight"), e, hp->n_ff, true)) ||
         (st = bind_mat(b, &l->w_down, NAME("ffn_down.weight"), hp->n_ff, e, true)))
@@ -125,6 +148,7 @@ static flm_status bind_bundles(struct flm_model *m, struct flm_err *err) {
         if (!t || t->type != FLM_TYPE_I8 || t->n_dims != 2 || t->ne[0] != (int64_t)bb || t->ne[1] != F)
             return flm_err_set(err, FLM_ERR_FORMAT, "model: bundle tensor '%s' is missing or not i8 [%zu, %lld]", nm, bb,
                                (long long)F);
+        if (!t->data) return FLM_OK;  // under a memory budget the bundles are not used yet (the plain matrices stream)
         l->bundle_up = (struct flm_mat){.type = l->w_up.type, .n_cols = E, .n_rows = F, .row_bytes = bb, .data = t->data};
         l->bundle_down = (struct flm_mat){.type = (enum flm_type)dt, .n_cols = E, .n_rows = F, .row_bytes = bb,
                                           .data = (const char *)t->data + l->w_up.row_bytes};
@@ -133,16 +157,25 @@ static flm_status bind_bundles(struct flm_model *m, struct flm_err *err) {
 }
 
 static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
-    struct binder b = {m, err};
+    struct binder b = {.m = m, .err = err, .group = -1, .cls = FLM_STORE_EMBD};
     const struct flm_hparams *hp = &m->hp;
     flm_status st;
-    if ((st = bind_mat(&b, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, true)) ||
-        (st = bind_vec(&b, &m->output_norm, "output_norm.weight", hp->n_embd, true)))
-        return st;
+    if ((st = bind_mat(&b, &m->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab, true))) return st;
+    m->sid_embd = b.id;
+    if ((st = bind_vec(&b, &m->output_norm, "output_norm.weight", hp->n_embd, true))) return st;
+    m->sid_output_norm = b.id;
     m->tok_embd.order = FLM_ORDER_ROW;  // looked up by row, never repacked
     m->output = m->tok_embd;
-    if ((st = bind_mat(&b, &m->output, "output.weight", hp->n_embd, hp->n_vocab, !(m->arch->tensors & FLM_T_OUTPUT_OPT))))
+    m->output_tied = !flm_gguf_find_tensor(m->gguf, "output.weight");
+    b.group = hp->n_layer;
+    b.cls = FLM_STORE_HEAD;
+    if (m->output_tied) {  // the same tensor, now also the LM head
+        const struct flm_gguf_tensor *t = flm_gguf_find_tensor(m->gguf, "token_embd.weight");
+        if ((st = track(&b, t, NULL, true, FLM_STORE_HEAD, hp->n_vocab, m->output.row_bytes, 1))) return st;
+    } else if ((st = bind_mat(&b, &m->output, "output.weight", hp->n_embd, hp->n_vocab,
+                              !(m->arch->tensors & FLM_T_OUTPUT_OPT))))
         return st;
+    m->sid_output = b.id;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory for %d layers", hp->n_layer);
     for (int il = 0; il < hp->n_layer; il++)
@@ -191,7 +224,7 @@ static void count_weights(struct flm_model *m) {
     // one row, unless the table is also the LM head
     // (and not the row-column bundles, a second copy of up and down for sparse reads)
     const size_t embd = (size_t)m->tok_embd.n_rows * m->tok_embd.row_bytes;
-    m->token_bytes = m->weight_bytes - (m->output.data == m->tok_embd.data ? 0 : embd - m->tok_embd.row_bytes);
+    m->token_bytes = m->weight_bytes - (m->output_tied ? 0 : embd - m->tok_embd.row_bytes);
     for (int il = 0; il < m->hp.n_layer; il++)
         if (m->layers[il].bundle_up.data) m->token_bytes -= m->layers[il].bundle_up.row_bytes * (size_t)m->hp.n_ff;
 }
@@ -203,7 +236,12 @@ flm_status flm_model_open(struct flm_model **out, const char *path, const struct
     struct flm_model_params p = params ? *params : flm_model_params_default();
     struct flm_model *m = calloc(1, sizeof *m);
     if (!m) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory");
-    flm_status st = flm_gguf_open(&m->gguf, path, p.use_mmap ? 0 : FLM_GGUF_OPEN_NO_MMAP, err);
+    const unsigned flags = p.mem_budget ? FLM_GGUF_OPEN_HEADER : p.use_mmap ? 0 : FLM_GGUF_OPEN_NO_MMAP;
+    flm_status st = flm_gguf_open(&m->gguf, path, flags, err);
+    if (st == FLM_OK) {
+        struct flm_store_params sp = {.budget = p.mem_budget, .io = p.io};
+        st = flm_store_open(&m->store, m->gguf, &sp, err);
+    }
     if (st == FLM_OK) st = load_meta(m, err);
     if (st == FLM_OK) st = flm_vocab_load(&m->vocab, m->gguf, err);
     if (st == FLM_OK) {
@@ -224,12 +262,18 @@ flm_status flm_model_open(struct flm_model **out, const char *path, const struct
         }
         flm_gelu_table_fill(m->gelu_table);
     }
+    if ((st = flm_model_mem_init(m, p.mem_budget, err))) {
+        flm_model_free(m);
+        return st;
+    }
     *out = m;
     return FLM_OK;
 }
 
 void flm_model_free(struct flm_model *m) {
     if (!m) return;
+    flm_store_close(m->store);
+    flm_model_mem_free(m);
     flm_vocab_free(m->vocab);
     free(m->layers);
     free(m->gelu_table);

@@ -13,6 +13,7 @@
 #include "format/gguf.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "store/store.h"
 #include "sparse/sparse.h"
 
 #include <stdbool.h>
@@ -44,6 +45,15 @@ struct flm_hparams {
     enum flm_act       act;
 };
 
+// Where a weight of a layer came from: the store's tensor id and the field
+// of struct flm_layer that views it (a struct flm_mat or a const float *).
+struct flm_wref {
+    uint16_t field;  // offsetof in struct flm_layer
+    bool     mat;
+    int32_t  id;
+};
+#define FLM_LAYER_MAX_W 16
+
 struct flm_layer {
     const float   *attn_norm;       // [n_embd]
     struct flm_mat wq;              // [n_embd] -> [n_head * head_dim]
@@ -58,6 +68,8 @@ struct flm_layer {
     struct flm_mat w_up;            // [n_embd] -> [n_ff]
     struct flm_mat w_down;          // [n_ff] -> [n_embd]
     const float   *post_ffn_norm;   // optional [n_embd]
+    struct flm_wref w[FLM_LAYER_MAX_W];  // the store ids of the fields above
+    int             n_w;
     const float   *sparse_thr;      // optional [n_levels][n_ff] activation thresholds (sparse/sparse.h)
     struct flm_mat bundle_up;       // optional: up rows inside the row-column bundles ([n_embd] -> [n_ff],
                                     // row stride one bundle); data NULL when the file has none
@@ -101,8 +113,29 @@ struct flm_model {
     uint64_t                 weight_bytes;
     uint64_t                 token_bytes;  // weights read per generated token
     uint16_t                *gelu_table;   // [65536] GELU of every half value, for GELU models
+    // where the weights live (see store/store.h) and the memory accountant
+    struct flm_store        *store;
+    int32_t                  sid_embd, sid_output, sid_output_norm;
+    bool                     output_tied;  // the LM head is the embedding table
+    struct flm_model_mem    *mem;
     struct flm_sparse_levels sparse;       // levels of the layers' sparse_thr (n_levels 0: none)
 };
+
+// Weights and memory (weights.c). The store group of layer il is il; the LM
+// head's is n_layer.
+
+// The layer's weights as views: m->layers[il] itself when nothing of it
+// streams, else tmp with the streamed fields pointing into the store's pool
+// (valid while group il is acquired).
+const struct flm_layer *flm_model_layer(const struct flm_model *m, int il, struct flm_layer *tmp);
+// Charges a context's bytes to the budget; the first charge commits the
+// store (residency, pinned reads, pool). FLM_ERR_NOMEM with the minimum
+// when it does not fit.
+flm_status flm_model_reserve(const struct flm_model *m, uint64_t bytes, struct flm_err *err);
+void       flm_model_unreserve(const struct flm_model *m, uint64_t bytes);
+// Memory the model itself needs (runtime, metadata, vocabulary, tables).
+flm_status flm_model_mem_init(struct flm_model *m, uint64_t budget, struct flm_err *err);
+void       flm_model_mem_free(struct flm_model *m);
 
 const struct flm_arch *flm_arch_find(const char *name, size_t len);
 

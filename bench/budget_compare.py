@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""budget_compare.py - flashlm under --mem-budget against llama.cpp under the
+same memory limit, each in a real memory cgroup (v1 or v2) limited to the
+budget, with the page cache dropped before every run (cold), 2 threads.
+
+For each MODEL and each budget (percent of the file size):
+  * flashlm bench --mem-budget B (generation tokens/s, bytes read from the
+    file per token, I/O wait vs compute, read rate) in a cgroup of B;
+  * llama.cpp (llama-cpp-python, default mmap) in a cgroup of B: its default
+    load, which copies weights into repacked buffers, and with repacking off
+    (use_extra_bufts = false, as --no-repack);
+  * the cgroup's recorded peak and OOM kills for every run;
+and, once per model, flashlm without a budget (in memory, warm) for the
+ratio. Needs root. Prints a JSON line per run and a Markdown table.
+
+Usage: sudo python3 bench/budget_compare.py [-n TOKENS] [--pct 50 25] MODEL...
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FLASHLM = os.path.join(ROOT, "build", "flashlm")
+LLAMA_PY = "/opt/llamaenv/bin/python"
+
+
+class Cgroup:
+    def __init__(self, name):
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            self.v = 2
+            try:
+                self._w("/sys/fs/cgroup/cgroup.subtree_control", "+memory")
+            except OSError:
+                pass
+            self.path = "/sys/fs/cgroup/" + name
+        else:
+            self.v = 1
+            self.path = "/sys/fs/cgroup/memory/" + name
+        os.makedirs(self.path, exist_ok=True)
+
+    @staticmethod
+    def _w(path, value):
+        with open(path, "w") as f:
+            f.write(value)
+
+    def _r(self, name, key=None):
+        try:
+            with open(os.path.join(self.path, name)) as f:
+                for line in f:
+                    if key is None:
+                        return int(line.split()[0])
+                    k, v = line.split()[:2]
+                    if k == key:
+                        return int(v)
+        except OSError:
+            return None
+        return None
+
+    def limit(self, nbytes):
+        if self.v == 1:
+            self._w(self.path + "/memory.limit_in_bytes", str(nbytes))
+            self._w(self.path + "/memory.max_usage_in_bytes", "0")
+        else:
+            self._w(self.path + "/memory.max", str(nbytes))
+            try:
+                self._w(self.path + "/memory.swap.max", "0")
+                self._w(self.path + "/memory.peak", "0")  # resets on kernels that allow it
+            except OSError:
+                pass
+
+    def peak(self):
+        return self._r("memory.max_usage_in_bytes") if self.v == 1 else self._r("memory.peak")
+
+    def ooms(self):
+        return (self._r("memory.oom_control", "oom_kill") if self.v == 1 else self._r("memory.events", "oom_kill")) or 0
+
+    def run(self, argv, timeout):
+        """Runs argv inside the cgroup; returns (rc, stdout, stderr, seconds)."""
+        cmd = ["sh", "-c", 'echo $$ > "$0"/cgroup.procs && exec "$@"', self.path] + argv
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            return p.returncode, p.stdout, p.stderr, time.perf_counter() - t0
+        except subprocess.TimeoutExpired as e:
+            return "timeout", e.stdout or "", e.stderr or "", time.perf_counter() - t0
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3")
+
+
+def flashlm_run(cg, model, budget, n, timeout):
+    argv = [FLASHLM, "bench", "-m", model, "-t", "2", "-p", "8", "-n", str(n), "-r", "1", "--json"]
+    if budget:
+        argv += ["--mem-budget", str(budget)]
+    ooms0 = cg.ooms() if cg else 0
+    if cg:
+        cg.limit(budget)
+        drop_caches()
+        rc, out, err, secs = cg.run(argv, timeout)
+    else:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        rc, out, err = p.returncode, p.stdout, p.stderr
+    r = {"engine": "flashlm", "model": os.path.basename(model), "budget": budget, "rc": rc}
+    if cg:
+        r.update(peak=cg.peak(), oom_kills=cg.ooms() - ooms0)
+    if rc == 0:
+        j = json.loads(out)
+        r.update(tg_tok_s=j["tg"]["tok_s_median"], read_per_token=j["tg_read_bytes_per_token"],
+                 io_wait_s=j["tg_io_wait_s_per_token"], compute_s=j["tg_compute_s_per_token"],
+                 read_gb_s=j["tg_read_gb_s"], pinned=j["pinned_bytes"], stream=j["stream_bytes"], io=j["io"])
+    else:
+        r["error"] = err.strip().splitlines()[-1] if err.strip() else ""
+    return r
+
+
+def llama_run(cg, model, budget, n, no_repack, timeout):
+    argv = [LLAMA_PY, os.path.join(HERE, "llama_budget.py"), model, "2", str(n)] + (["--no-repack"] if no_repack else [])
+    ooms0 = cg.ooms()
+    cg.limit(budget)
+    drop_caches()
+    rc, out, err, secs = cg.run(argv, timeout)
+    r = {"engine": "llama.cpp" + (" no-repack" if no_repack else ""), "model": os.path.basename(model),
+         "budget": budget, "rc": rc, "peak": cg.peak(), "oom_kills": cg.ooms() - ooms0,
+         "loaded": "loaded" in err}
+    if rc == 0:
+        r.update(json.loads(out.strip().splitlines()[-1]))
+    return r
+
+
+def fmt(r):
+    if r.get("rc") != 0:
+        if r.get("oom_kills"):
+            return "OOM-killed " + ("while generating" if r.get("loaded") else "at load")
+        return "failed (%s)" % (r.get("error") or r.get("rc"))
+    return "%.2f" % r["tg_tok_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("-n", type=int, default=8)
+    ap.add_argument("--pct", type=int, nargs="+", default=[50, 25])
+    ap.add_argument("--timeout", type=int, default=900)
+    a = ap.parse_args()
+    cg = Cgroup("flm_budget_compare_%d" % os.getpid())
+    rows = []
+    try:
+        for m in a.models:
+            size = os.path.getsize(m)
+            mem = flashlm_run(None, m, 0, a.n, a.timeout)
+            print(json.dumps(mem), flush=True)
+            for pct in a.pct:
+                b = size * pct // 100
+                res = [flashlm_run(cg, m, b, a.n, a.timeout),
+                       llama_run(cg, m, b, a.n, False, a.timeout),
+                       llama_run(cg, m, b, a.n, True, a.timeout)]
+                for r in res:
+                    print(json.dumps(r), flush=True)
+                rows.append((m, pct, b, mem, res))
+    finally:
+        cg.remove()
+    print("\n| model | budget | flashlm tok/s | in-memory tok/s | of in-memory | MiB read/token | I/O wait / compute ms per token | "
+          "read GB/s | peak MiB | llama.cpp default | llama.cpp no-repack (peak MiB) | flashlm / no-repack |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m, pct, b, mem, (f, ld, ln) in rows:
+        ok = f.get("rc") == 0
+        ratio = "%.1fx" % (f["tg_tok_s"] / ln["tg_tok_s"]) if ok and ln.get("rc") == 0 else "-"
+        print("| %s | %d%% (%.0f MiB) | %s | %.2f | %s | %s | %s | %s | %s | %s | %s (%s) | %s |" % (
+            os.path.basename(m), pct, b / 2**20, fmt(f), mem["tg_tok_s"],
+            "%.0f%%" % (100 * f["tg_tok_s"] / mem["tg_tok_s"]) if ok else "-",
+            "%.1f" % (f["read_per_token"] / 2**20) if ok else "-",
+            "%.0f / %.0f" % (f["io_wait_s"] * 1e3, f["compute_s"] * 1e3) if ok else "-",
+            "%.2f" % f["read_gb_s"] if ok else "-",
+            "%.1f" % (f["peak"] / 2**20) if f.get("peak") else "-",
+            fmt(ld), fmt(ln), "%.1f" % (ln["peak"] / 2**20) if ln.get("peak") else "-", ratio))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+// store.h - the weight store: the only code that knows where weight bytes
+// live. The forward pass asks it for a view of tensor T (or of rows of T)
+// and the store makes the bytes present.
+//
+// Without a budget every tensor is resident where the GGUF reader put it
+// (the file mapping, or the copy read with --no-mmap) and acquire/release
+// cost nothing. With a budget (the GGUF opened in header mode, nothing
+// mapped) flm_store_commit chooses what to pin by value per byte under what
+// the accountant leaves: norms always, then every layer's attention, then
+// the LM head, then whole FFN layers; token-embedding rows are read one at a
+// time when asked for. Pinned tensors are read once into one anonymous
+// block. The rest is streamed: each layer's streamed tensors form a unit
+// (the LM head is cut into units of whole rows), read with direct, aligned
+// reads (O_DIRECT; never the page cache) into a fixed pool of K buffers, in
+// the fixed order the forward pass uses them; acquiring unit u queues units
+// u+1..u+K-1 behind it (TPI-LLM's sliding window), so the next layers are
+// read while this one computes. Before every read the file's size, mtime and
+// inode are checked against what was opened, after it too; a change or a
+// short read is an FLM_ERR_IO naming the file, never misread bytes.
+//
+// Streaming state is shared by every context of a model: flm_store_begin
+// and flm_store_end bracket a forward pass and serialize passes that stream.
+#ifndef FLM_STORE_STORE_H
+#define FLM_STORE_STORE_H
+
+#include "flashlm.h"
+
+#include "core/budget.h"
+#include "format/gguf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+// What a tensor is, for the residency choice (in priority order).
+enum flm_store_class {
+    FLM_STORE_NORM = 0,  // small vectors: always pinned
+    FLM_STORE_ATTN,      // attention matrices of a layer
+    FLM_STORE_HEAD,      // the LM head (may also be the embedding table)
+    FLM_STORE_FFN,       // FFN matrices of a layer
+    FLM_STORE_EMBD,      // a separate embedding table: rows read on demand
+};
+
+struct flm_store_params {
+    uint64_t         budget;     // 0: everything resident where the reader put it
+    enum flm_io_kind io;
+    int              max_slots;  // 0: 8
+    int              min_slots;  // stream buffers kept when choosing pins (prefetch depth); 0: 2
+    size_t           head_chunk; // smallest part an LM head that streams alone is cut into; 0: 8 MiB
+};
+
+struct flm_store;
+
+// g (header mode when budget > 0) must outlive the store.
+flm_status flm_store_open(struct flm_store **out, const struct flm_gguf *g, const struct flm_store_params *p,
+                          struct flm_err *err);
+void       flm_store_close(struct flm_store *s);
+
+// Registers tensor t in group (a layer 0..n-1, or one past the last for the
+// LM head; -1 for none) before the commit; returns its id. rows_align: a
+// cut into row ranges keeps whole multiples of it.
+int flm_store_add(struct flm_store *s, const struct flm_gguf_tensor *t, int group, enum flm_store_class cls,
+                  int64_t n_rows, size_t row_bytes, int rows_align);
+
+// Decides residency within what the accountant b has left (its limit is
+// the store's budget), reads the pinned tensors, allocates the pool, and
+// records the pinned and stream bytes in b. FLM_ERR_NOMEM with the minimum
+// when even everything streamed does not fit. A no-op without a budget.
+flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct flm_err *err);
+bool       flm_store_committed(const struct flm_store *s);
+
+// Resident bytes of tensor id, or NULL when it streams (use parts).
+const void *flm_store_resident(const struct flm_store *s, int id);
+// Units (row ranges) tensor id streams in; 1 when resident or read whole.
+int flm_store_n_parts(const struct flm_store *s, int id);
+bool flm_store_group_streams(const struct flm_store *s, int group);
+
+void       flm_store_begin(struct flm_store *s);
+void       flm_store_end(struct flm_store *s);
+// Makes part `part` of group's streamed tensors present (waiting for its
+// read) and queues the next units. Until the matching release, the views
+// below point into the pool.
+flm_status flm_store_acquire(struct flm_store *s, int group, int part, struct flm_err *err);
+void       flm_store_release(struct flm_store *s, int group, int part);
+// The bytes of rows [*r0, *r0 + *n_rows) of tensor id in part (the whole
+// tensor when it is resident or not cut), valid while acquired.
+const void *flm_store_view(const struct flm_store *s, int id, int part, int64_t *r0, int64_t *n_rows);
+// Row r of tensor id: resident bytes, or read now into a buffer of the
+// store (valid until the next call). NULL with err set on failure.
+const void *flm_store_row(struct flm_store *s, int id, int64_t r, struct flm_err *err);
+
+void flm_store_get_io(const struct flm_store *s, struct flm_model_io *out);
+
+#endif
