@@ -112,8 +112,9 @@ static void print_usage(const char *cmd) {
                "                          draft modes are not supported by the server.)\n"
                "      --draft-max N       most tokens drafted per slot and step (default 8, at most 32)\n"
                "      --ngram A-B         n-gram sizes matched, longest first (default 2-4)\n"
-               "      --no-adapt          keep drafting after failed drafts (default: a slot whose drafts are\n"
-               "                          mostly rejected pauses drafting, longer each time)\n"
+               "      --no-adapt          always draft up to --draft-max (default: each slot adapts its draft\n"
+               "                          length to its acceptance and pauses drafting, longer each time,\n"
+               "                          while its drafts are mostly rejected)\n"
                "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
     } else if (!strcmp(cmd, "calibrate")) {
         printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--per-layer]\n\nRuns the model "

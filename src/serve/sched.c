@@ -45,6 +45,7 @@ struct slot {
     double          acc_s, acc_n;  // decayed accepted drafts / drafts tried
     int32_t         off;      // steps left without drafting
     int32_t         backoff;  // length of the next pause
+    int32_t         k_cur;    // draft length now (adaptive: +2 after a fully accepted draft, -1 after a rejection)
 };
 
 struct flm_sched {
@@ -239,6 +240,7 @@ static void admit_locked(struct flm_sched *s) {
         sl->n_fed = best_keep;
         sl->generating = false;
         sl->acc_s = 1.0, sl->acc_n = 2.0, sl->off = 0, sl->backoff = 4;
+        sl->k_cur = s->spec.draft_max < 4 ? s->spec.draft_max : 4;
         s->n_busy++;
         s->st.n_cached_tokens += (uint64_t)best_keep;
     }
@@ -281,6 +283,7 @@ static int32_t slot_draft(struct flm_sched *s, struct slot *sl, int32_t kmax) {
         sl->off--;
         return 0;
     }
+    if (s->spec.adaptive && kmax > sl->k_cur) kmax = sl->k_cur;
     if (kmax > s->n_ctx - sl->n_cache - 1) kmax = s->n_ctx - sl->n_cache - 1;  // x and the draft must fit
     if (j->n_max >= 0 && kmax > j->n_max - j->n_gen - 1) kmax = j->n_max - j->n_gen - 1;  // no use past max_tokens
     if (kmax <= 0) return 0;
@@ -378,6 +381,8 @@ static void slot_verify_locked(struct flm_sched *s, int32_t i) {
     s->st.n_accepted += (uint64_t)acc;
     sl->acc_s = 0.8 * sl->acc_s + acc;
     sl->acc_n = 0.8 * sl->acc_n + (acc < k ? acc + 1 : k);
+    if (acc == k) sl->k_cur = sl->k_cur + 2 < s->spec.draft_max ? sl->k_cur + 2 : s->spec.draft_max;
+    else if (sl->k_cur > 1) sl->k_cur--;
     if (sl->acc_s < SPEC_MIN_ACCEPTANCE * sl->acc_n) {
         sl->off = sl->backoff;
         sl->backoff = sl->backoff < 128 ? 2 * sl->backoff : 128;

@@ -17,8 +17,10 @@
 // slot's KV cache, and the tokens go out one by one through the same path as
 // plain decoding (stops, max_tokens and EOG end a run midway). A step that
 // verifies drafts evaluates every row in one-token float order, so a request
-// served alone gets, token for token, the greedy output of plain decoding. A
-// slot whose drafts keep failing stops drafting for a while (doubling).
+// served alone gets, token for token, the greedy output of plain decoding.
+// Adaptive (spec.adaptive): a slot's draft length grows by 2 after a fully
+// accepted draft and shrinks by 1 after a rejection, and a slot whose drafts
+// keep failing stops drafting for a while (doubling).
 //
 // Threads: flm_sched_submit, flm_job_* and flm_sched_stats may be called
 // from any thread. A job has two owners, the submitter and the scheduler;
