@@ -106,7 +106,9 @@ static enum MHD_Result answer(struct flm_server *srv, struct MHD_Connection *c, 
         e.type = "server_error";
         ret = flm_http_error(srv, c, &e);
     } else {
-        ret = flm_http_json(srv, c, 200, flm_reply_completion(&h, out.text ? out.text : "", out.finish, out.n_prompt, out.n_gen));
+        const struct flm_reply_spec sp = {out.n_spec_steps, out.n_drafted, out.n_accepted};
+        ret = flm_http_json(srv, c, 200, flm_reply_completion(&h, out.text ? out.text : "", out.finish, out.n_prompt, out.n_gen,
+                                                              out.spec ? &sp : NULL));
     }
     free(out.text);
     return ret;

@@ -58,8 +58,15 @@ static json_t *head(const struct flm_reply_head *h, const char *object) {
                      "model", h->model, "system_fingerprint", "flashlm");
 }
 
+static json_t *spec_json(const struct flm_reply_spec *sp) {
+    return json_pack("{s:i, s:i, s:i, s:f, s:f}", "verify_steps", sp->n_steps, "drafted_tokens", sp->n_drafted,
+                     "accepted_tokens", sp->n_accepted, "acceptance_rate",
+                     sp->n_drafted ? (double)sp->n_accepted / sp->n_drafted : 0.0, "mean_accepted_length",
+                     sp->n_steps ? (double)sp->n_accepted / sp->n_steps : 0.0);
+}
+
 char *flm_reply_completion(const struct flm_reply_head *h, const char *text, enum flm_finish f, int32_t n_prompt,
-                           int32_t n_gen) {
+                           int32_t n_gen, const struct flm_reply_spec *spec) {
     const bool chat = h->kind == FLM_SERVE_CHAT;
     json_t *o = head(h, chat ? "chat.completion" : "text_completion");
     json_t *choice = chat ? json_pack("{s:i, s:{s:s, s:s}, s:n, s:o}", "index", 0, "message", "role", "assistant",
@@ -67,7 +74,8 @@ char *flm_reply_completion(const struct flm_reply_head *h, const char *text, enu
                           : json_pack("{s:i, s:s, s:n, s:o}", "index", 0, "text", text, "logprobs", "finish_reason",
                                       finish_json(f));
     if (!o || !choice || json_object_set_new(o, "choices", json_pack("[o]", choice)) ||
-        json_object_set_new(o, "usage", usage(n_prompt, n_gen))) {
+        json_object_set_new(o, "usage", usage(n_prompt, n_gen)) ||
+        (spec && json_object_set_new(o, "speculation", spec_json(spec)))) {
         json_decref(o);
         return NULL;
     }

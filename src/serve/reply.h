@@ -26,9 +26,16 @@ struct flm_reply_head {
 
 const char *flm_reply_finish_reason(enum flm_finish f);  // "stop", "length" or NULL (JSON null)
 
-// Non-streamed: the whole completion with usage.
+// This request's speculation figures (server started with --spec).
+struct flm_reply_spec {
+    int32_t n_steps, n_drafted, n_accepted;
+};
+
+// Non-streamed: the whole completion with usage, and with spec (NULL: none)
+// a "speculation" object: verify_steps, drafted_tokens, accepted_tokens,
+// acceptance_rate, mean_accepted_length.
 char *flm_reply_completion(const struct flm_reply_head *h, const char *text, enum flm_finish f, int32_t n_prompt,
-                           int32_t n_gen);
+                           int32_t n_gen, const struct flm_reply_spec *spec);
 // One stream chunk: text (may be NULL: no content key), role on the first
 // chat chunk, finish reason on the last. As "data: {...}\n\n".
 char *flm_reply_chunk(const struct flm_reply_head *h, const char *text, bool role, enum flm_finish f);

@@ -28,6 +28,7 @@ struct flm_job {
     bool                done, cancelled;
     enum flm_finish     finish;
     int32_t             n_gen;
+    int32_t             n_spec_steps, n_drafted, n_accepted;  // this job's verifying steps and drafts
     double              t_first;
     char                error[256];
 };
@@ -179,6 +180,10 @@ void flm_job_wait(struct flm_job *j, int timeout_ms, struct flm_job_out *out) {
     out->finish = j->finish;
     out->n_prompt = j->n_tokens;
     out->n_gen = j->n_gen;
+    out->spec = s->spec.mode != FLM_SPEC_NONE;
+    out->n_spec_steps = j->n_spec_steps;
+    out->n_drafted = j->n_drafted;
+    out->n_accepted = j->n_accepted;
     out->t_first = j->t_first;
     snprintf(out->error, sizeof out->error, "%s", j->error);
     pthread_mutex_unlock(&s->mu);
@@ -379,6 +384,9 @@ static void slot_verify_locked(struct flm_sched *s, int32_t i) {
     s->st.n_spec_passes++;
     s->st.n_drafted += (uint64_t)k;
     s->st.n_accepted += (uint64_t)acc;
+    sl->job->n_spec_steps++;
+    sl->job->n_drafted += k;
+    sl->job->n_accepted += acc;
     sl->acc_s = 0.8 * sl->acc_s + acc;
     sl->acc_n = 0.8 * sl->acc_n + (acc < k ? acc + 1 : k);
     if (acc == k) sl->k_cur = sl->k_cur + 2 < s->spec.draft_max ? sl->k_cur + 2 : s->spec.draft_max;

@@ -93,6 +93,8 @@ struct flm_job_out {
     bool            done;
     enum flm_finish finish;
     int32_t         n_prompt, n_gen;
+    bool            spec;     // the server speculates (then the three counts below are this job's)
+    int32_t         n_spec_steps, n_drafted, n_accepted;
     double          t_first;  // seconds from submit to the first token (0 before)
     char            error[256];
 };

@@ -82,6 +82,11 @@ def test_spec_stops_midway_like_plain(pair, extra):
     assert got[0]["choices"][0]["finish_reason"] == got[1]["choices"][0]["finish_reason"]
     assert got[0]["usage"] == got[1]["usage"]
     assert pair[1].metric("flashlm_spec_accepted_tokens_total") > before
+    assert "speculation" not in got[0]
+    sp = got[1]["speculation"]  # this request's own figures
+    assert pair[1].metric("flashlm_spec_accepted_tokens_total") - before == sp["accepted_tokens"] > 0
+    assert 0 < sp["accepted_tokens"] <= sp["drafted_tokens"] and sp["verify_steps"] > 0
+    assert sp["acceptance_rate"] == pytest.approx(sp["accepted_tokens"] / sp["drafted_tokens"])
     print(extra, repr(got[1]["choices"][0]["text"]), got[1]["choices"][0]["finish_reason"])
 
 
