@@ -31,6 +31,7 @@ int cmd_serve(const struct opts *o) {
     struct flm_model *model = NULL;
     struct flm_model_params mp = flm_model_params_default();
     mp.use_mmap = !o->no_mmap;
+    mp.mem_budget = o->mem_budget;  // weights beyond it stream from the file (src/store/)
     if (flm_model_open(&model, o->model, &mp, &err)) {
         fprintf(stderr, "flashlm: %s\n", err.msg);
         return 1;
@@ -45,6 +46,7 @@ int cmd_serve(const struct opts *o) {
     p.sched.n_parallel = o->parallel;
     p.sched.n_queue = o->queue;
     p.sched.n_ctx = o->n_ctx;
+    if (o->mem_budget && !p.sched.n_ctx) p.sched.n_ctx = 1024;  // under a budget the KV caches are sized, not maximal
     p.sched.n_batch = o->n_batch;
     p.sched.n_threads = o->n_threads;
     p.sched.spec = o->spec;

@@ -90,7 +90,7 @@ static void print_usage(const char *cmd) {
     } else if (!strcmp(cmd, "quantize")) {
         cli_quantize_usage();
     } else if (!strcmp(cmd, "serve")) {
-        printf("usage: flashlm serve -m FILE [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c CTX] [--api-key KEY]\n\n"
+        printf("usage: flashlm serve -m FILE [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c CTX] [--api-key KEY] [--mem-budget SIZE]\n\n"
                "Serves the model over HTTP: POST /v1/chat/completions and /v1/completions (OpenAI's API,\n"
                "streamed as server-sent events or not), GET /v1/models, /health, /metrics (Prometheus),\n"
                "POST /tokenize and /detokenize, and a chat page at /. Up to --parallel requests advance\n"
@@ -101,6 +101,8 @@ static void print_usage(const char *cmd) {
                "      --parallel N        requests generated at once, each with its own -c context (default 4)\n"
                "      --queue N           requests waiting beyond the busy slots (default 64)\n"
                "      --api-key KEY       require 'Authorization: Bearer KEY' (not on / and /health)\n"
+               "      --mem-budget SIZE   keep peak memory (page cache of the model included) under SIZE: weights\n"
+               "                          beyond it stream from the file (default -c then 1024)\n"
                "  -c, --ctx N             context size per request in tokens (default: min(training context, 4096))\n"
                "  -t, --threads N         threads (default: all cores)\n"
                "  -b, --batch N           tokens per forward pass over all requests (default 64)\n"
@@ -215,7 +217,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) o->file = v;
         else if (!strcmp(a, "--system")) o->system = v;
-        else if (!strcmp(a, "--mem-budget") && strcmp(cmd, "inspect") && strcmp(cmd, "serve")) ok = cli_parse_size(v, &o->mem_budget);
+        else if (!strcmp(a, "--mem-budget") && strcmp(cmd, "inspect")) ok = cli_parse_size(v, &o->mem_budget);
         else if (!strcmp(cmd, "serve") && !strcmp(a, "--host")) o->host = v;
         else if (!strcmp(cmd, "serve") && !strcmp(a, "--api-key")) o->api_key = v;
         else if (!strcmp(cmd, "serve") && !strcmp(a, "--port")) ok = parse_int(v, &o->port, 0, 65535);

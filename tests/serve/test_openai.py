@@ -276,3 +276,23 @@ def test_sigterm_ends_streams_and_exits_cleanly():
         assert s.proc.wait(timeout=20) == 0
     finally:
         s.stop()
+
+
+# ---------------------------------------------------------------- memory budget
+
+def test_mem_budget_same_answer(server):
+    """Under --mem-budget (60 MiB of a 94 MiB model: weights stream from the file) the greedy answer is the one
+    the unbudgeted server gives; a budget too small to run is refused at start with the minimum it needs."""
+    want = client(server).chat.completions.create(model="x", messages=CHAT, max_tokens=16, temperature=0)
+    s = Server("--parallel", "2", "-c", "256", "-b", "16", "--mem-budget", "60M")
+    try:
+        got = client(s).chat.completions.create(model="x", messages=CHAT, max_tokens=16, temperature=0)
+        assert got.choices[0].message.content == want.choices[0].message.content
+    finally:
+        assert s.stop() == 0
+    import subprocess
+    from conftest import BIN, MODEL
+    r = subprocess.run([BIN, "serve", "-m", MODEL, "--port", "0", "--mem-budget", "10M"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1
+    assert "below the" in r.stderr and "needs at minimum" in r.stderr, r.stderr
