@@ -90,7 +90,8 @@ static void print_usage(const char *cmd) {
     } else if (!strcmp(cmd, "quantize")) {
         cli_quantize_usage();
     } else if (!strcmp(cmd, "serve")) {
-        printf("usage: flashlm serve -m FILE [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c CTX] [--api-key KEY] [--mem-budget SIZE]\n\n"
+        printf("usage: flashlm serve -m FILE [--host 127.0.0.1] [--port 8080] [--parallel 4] [-c CTX] [--api-key KEY] [--mem-budget SIZE]\n"
+               "                     [--spec lookup [--draft-max N]]\n\n"
                "Serves the model over HTTP: POST /v1/chat/completions and /v1/completions (OpenAI's API,\n"
                "streamed as server-sent events or not), GET /v1/models, /health, /metrics (Prometheus),\n"
                "POST /tokenize and /detokenize, and a chat page at /. Up to --parallel requests advance\n"
