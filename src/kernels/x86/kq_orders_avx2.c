@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 static inline int32_t hsum_i32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -43,16 +44,17 @@ static void q4_K_unpack(const struct flm_block_q4_K *x, struct q4_K_unpacked *u)
         u->lo[p] = _mm256_and_si256(q, m4);
         u->hi[p] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
     }
-    int32_t sc[8];
-    int16_t mn2[16];
-    for (int j = 0; j < 8; j++) {
-        uint8_t a, b;
-        flm_kq_get_scale_min(j, x->scales, &a, &b);
-        sc[j] = a;
-        mn2[2 * j] = mn2[2 * j + 1] = b;
-    }
-    u->sc = _mm256_loadu_si256((const __m256i *)sc);
-    u->mn2 = _mm256_loadu_si256((const __m256i *)mn2);
+    // The 12 bytes of 6-bit scales and mins rearranged into 8 scale bytes
+    // then 8 min bytes (flm_kq_get_scale_min for all j at once), kept in
+    // registers: no store-to-load round trip per superblock.
+    uint32_t a[3];
+    memcpy(a, x->scales, 12);
+    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+    const uint64_t sc = (uint64_t)(a[0] & k6) | (uint64_t)((a[2] & k4) | (((a[0] >> 6) & k2) << 4)) << 32;
+    const uint64_t mn = (uint64_t)(a[1] & k6) | (uint64_t)(((a[2] >> 4) & k4) | (((a[1] >> 6) & k2) << 4)) << 32;
+    u->sc = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc));
+    const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn));
+    u->mn2 = _mm256_set_m128i(_mm_unpackhi_epi16(mn16, mn16), _mm_unpacklo_epi16(mn16, mn16));
 }
 
 // Lane j of *s: scale_j * (sum over sub-block j of q * a); of *m: min_j *
@@ -129,18 +131,53 @@ void flm_q4_K_dot_group4_avx2(int64_t n, float *out, const void *vx, const void 
     *out = acc - acc_min;
 }
 
+// isum = sum_j scale_j * dot_j and imin = sum_j min_j * (sum of a over j)
+// of one superblock, straight from its bytes: the scales enter as 16-bit
+// multipliers, so no per-sub-block sums are formed (the one-row orders need
+// only the totals; the integers are exact whatever the grouping).
+static inline void q4_K_totals_direct(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t *isum,
+                                      int32_t *imin) {
+    uint32_t a[3];
+    memcpy(a, x->scales, 12);
+    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+    const uint64_t sc = (uint64_t)(a[0] & k6) | (uint64_t)((a[2] & k4) | (((a[0] >> 6) & k2) << 4)) << 32;
+    const uint64_t mn = (uint64_t)(a[1] & k6) | (uint64_t)(((a[2] >> 4) & k4) | (((a[1] >> 6) & k2) << 4)) << 32;
+    // the eight scales as 16-bit words; sub-block j's is broadcast for its madd
+    const __m128i sc16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc));
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256i acc = _mm256_setzero_si256();
+    for (int p = 0; p < 4; p++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * p));
+        const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        const __m256i a0 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p));
+        const __m256i a1 = _mm256_loadu_si256((const __m256i *)(y->qs + 64 * p + 32));
+        __m256i sa, sb;
+        switch (p) {  // _mm_srli_si128 needs a constant shift
+        case 0: sa = _mm256_broadcastw_epi16(sc16), sb = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 2)); break;
+        case 1: sa = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 4)), sb = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 6)); break;
+        case 2: sa = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 8)), sb = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 10)); break;
+        default: sa = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 12)), sb = _mm256_broadcastw_epi16(_mm_srli_si128(sc16, 14)); break;
+        }
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a0), sa));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a1), sb));
+    }
+    const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn));
+    const __m256i mn2 = _mm256_set_m128i(_mm_unpackhi_epi16(mn16, mn16), _mm_unpacklo_epi16(mn16, mn16));
+    const __m256i mv = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), mn2);
+    const __m128i t = q4_K_totals(_mm256_hadd_epi32(acc, mv));  // [isum, imin, ..]
+    *isum = _mm_cvtsi128_si32(t);
+    *imin = _mm_extract_epi32(t, 1);
+}
+
 void flm_q4_K_dot_single_avx2(int64_t n, float *out, const void *vx, const void *vy) {
     const struct flm_block_q4_K *x = vx;
     const struct flm_block_q8_K *y = vy;
     float acc = 0.0f, acc_min = 0.0f;
     for (int64_t b = 0; b < n / FLM_QK_K; b++) {
-        struct q4_K_unpacked u;
-        q4_K_unpack(&x[b], &u);
-        __m256i sv, mv;
-        q4_K_parts_unpacked(&u, &y[b], &sv, &mv);
-        const __m128i t = q4_K_totals(q4_K_pairs(sv, mv));
-        acc = fmaf((float)_mm_cvtsi128_si32(t), f16(x[b].d) * y[b].d, acc);
-        acc_min = fmaf((float)_mm_extract_epi32(t, 1), f16(x[b].dmin) * y[b].d, acc_min);
+        int32_t isum, imin;
+        q4_K_totals_direct(&x[b], &y[b], &isum, &imin);
+        acc = fmaf((float)isum, f16(x[b].d) * y[b].d, acc);
+        acc_min = fmaf((float)imin, f16(x[b].dmin) * y[b].d, acc_min);
     }
     *out = acc - acc_min;
 }
@@ -150,13 +187,10 @@ void flm_q4_K_dot_batch_avx2(int64_t n, float *out, const void *vx, const void *
     const struct flm_block_q8_K *y = vy;
     float acc = 0.0f;
     for (int64_t b = 0; b < n / FLM_QK_K; b++) {
-        struct q4_K_unpacked u;
-        q4_K_unpack(&x[b], &u);
-        __m256i sv, mv;
-        q4_K_parts_unpacked(&u, &y[b], &sv, &mv);
-        const __m128i tt = q4_K_totals(q4_K_pairs(sv, mv));
-        const float t = (float)_mm_cvtsi128_si32(tt) * f16(x[b].d);
-        acc = fmaf(fmaf(-f16(x[b].dmin), (float)_mm_extract_epi32(tt, 1), t), y[b].d, acc);
+        int32_t isum, imin;
+        q4_K_totals_direct(&x[b], &y[b], &isum, &imin);
+        const float t = (float)isum * f16(x[b].d);
+        acc = fmaf(fmaf(-f16(x[b].dmin), (float)imin, t), y[b].d, acc);
     }
     *out = acc;
 }
