@@ -37,6 +37,16 @@ struct q4_K_unpacked {
     __m256i sc, mn2;
 };
 
+// The 12 bytes of 6-bit scales and mins rearranged into 8 scale bytes (*sc)
+// and 8 min bytes (*mn): flm_kq_get_scale_min for all j at once, in registers.
+static inline void q4_K_scales(const struct flm_block_q4_K *x, uint64_t *sc, uint64_t *mn) {
+    uint32_t a[3];
+    memcpy(a, x->scales, 12);
+    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+    *sc = (uint64_t)(a[0] & k6) | (uint64_t)((a[2] & k4) | (((a[0] >> 6) & k2) << 4)) << 32;
+    *mn = (uint64_t)(a[1] & k6) | (uint64_t)(((a[2] >> 4) & k4) | (((a[1] >> 6) & k2) << 4)) << 32;
+}
+
 static void q4_K_unpack(const struct flm_block_q4_K *x, struct q4_K_unpacked *u) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
     for (int p = 0; p < 4; p++) {
@@ -44,14 +54,8 @@ static void q4_K_unpack(const struct flm_block_q4_K *x, struct q4_K_unpacked *u)
         u->lo[p] = _mm256_and_si256(q, m4);
         u->hi[p] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
     }
-    // The 12 bytes of 6-bit scales and mins rearranged into 8 scale bytes
-    // then 8 min bytes (flm_kq_get_scale_min for all j at once), kept in
-    // registers: no store-to-load round trip per superblock.
-    uint32_t a[3];
-    memcpy(a, x->scales, 12);
-    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
-    const uint64_t sc = (uint64_t)(a[0] & k6) | (uint64_t)((a[2] & k4) | (((a[0] >> 6) & k2) << 4)) << 32;
-    const uint64_t mn = (uint64_t)(a[1] & k6) | (uint64_t)(((a[2] >> 4) & k4) | (((a[1] >> 6) & k2) << 4)) << 32;
+    uint64_t sc, mn;
+    q4_K_scales(x, &sc, &mn);
     u->sc = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc));
     const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn));
     u->mn2 = _mm256_set_m128i(_mm_unpackhi_epi16(mn16, mn16), _mm_unpacklo_epi16(mn16, mn16));
@@ -137,11 +141,8 @@ void flm_q4_K_dot_group4_avx2(int64_t n, float *out, const void *vx, const void 
 // only the totals; the integers are exact whatever the grouping).
 static inline void q4_K_totals_direct(const struct flm_block_q4_K *x, const struct flm_block_q8_K *y, int32_t *isum,
                                       int32_t *imin) {
-    uint32_t a[3];
-    memcpy(a, x->scales, 12);
-    const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
-    const uint64_t sc = (uint64_t)(a[0] & k6) | (uint64_t)((a[2] & k4) | (((a[0] >> 6) & k2) << 4)) << 32;
-    const uint64_t mn = (uint64_t)(a[1] & k6) | (uint64_t)(((a[2] >> 4) & k4) | (((a[1] >> 6) & k2) << 4)) << 32;
+    uint64_t sc, mn;
+    q4_K_scales(x, &sc, &mn);
     // the eight scales as 16-bit words; sub-block j's is broadcast for its madd
     const __m128i sc16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc));
     const __m256i m4 = _mm256_set1_epi8(0xF);
