@@ -52,6 +52,8 @@ struct engine {
 // Opens what o names; prints the error and returns 1 on failure.
 int  cli_engine_open(struct engine *e, const struct opts *o, bool sampler);
 void cli_engine_free(struct engine *e);
+// Prints a failure to open a model or context; a budget refusal names the --mem-budget given.
+void cli_print_open_error(const struct opts *o, const struct flm_err *err);
 bool cli_print_piece(void *user, int32_t token, const char *text, size_t len);
 void cli_print_stats(const struct flm_gen_stats *st);
 void cli_print_spec_stats(const struct flm_spec *spec);
@@ -77,5 +79,6 @@ void cli_print_sparse(const struct flm_context *ctx);
 int  cmd_quantize(int argc, char **argv);
 void cli_quantize_usage(void);
 int cmd_serve(const struct opts *o);
+int cmd_plan(const struct opts *o);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct flm_context_params flm_context_params_default(void) {
     return (struct flm_context_params){.n_ctx = 0, .n_batch = 64, .n_threads = 0, .n_seq = 1, .n_logits = 0};
@@ -29,10 +30,10 @@ static void *alloc_n(size_t n, size_t size, bool *ok) {
     return p;
 }
 
-flm_status flm_context_init(struct flm_context **out, const struct flm_model *m, const struct flm_context_params *params,
-                            struct flm_err *err) {
-    if (!out || !m) return flm_err_set(err, FLM_ERR_INVALID, "context: NULL argument");
-    *out = NULL;
+// Checks params and fills in their defaults (*p), the sparsity level (-1:
+// dense) and the bytes of KV cache and scratch a context of nt threads needs.
+static flm_status resolve(const struct flm_model *m, const struct flm_context_params *params, int nt,
+                          struct flm_context_params *out, int32_t *level_out, size_t *memory, struct flm_err *err) {
     struct flm_context_params p = params ? *params : flm_context_params_default();
     const struct flm_hparams *hp = &m->hp;
     if (p.n_ctx < 0 || p.n_batch < 0 || p.n_threads < 0 || p.n_seq < 0 || p.n_logits < 0 || p.sparse_window < 0)
@@ -56,23 +57,9 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
                                (double)p.sparsity);
         if ((level = flm_sparse_level_find(&m->sparse, p.sparsity, err)) < 0) return FLM_ERR_INVALID;
     }
-    struct flm_context *c = calloc(1, sizeof *c);
-    if (!c) return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory");
-    c->sparse_level = level;
-    c->model = m;
-    c->n_ctx = p.n_ctx;
-    c->n_batch = p.n_batch;
-    c->n_seq = p.n_seq;
-    c->n_logits_max = p.n_logits;
-    flm_status st = flm_pool_init(&c->pool, p.n_threads, err);
-    if (st) {
-        free(c);
-        return st;
-    }
-    const int nt = flm_pool_size(c->pool);
     const size_t nb = (size_t)p.n_batch, nctx = (size_t)p.n_ctx, L = (size_t)hp->n_layer * (size_t)p.n_seq;
     const size_t kdim = (size_t)hp->n_head_kv * hp->head_dim, vdim = (size_t)hp->n_head_kv * hp->head_dim_v;
-    const size_t memory =
+    const size_t mem =
         (L * nctx * (kdim + vdim)) * sizeof(uint16_t) +
         nb * (3 * (size_t)hp->n_embd + (size_t)hp->n_head * hp->head_dim + kdim + vdim +
               (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff) * sizeof(float) +
@@ -82,6 +69,50 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
         (level >= 0 && p.sparse_window > 0
              ? L * (sizeof(struct flm_neuron_window) + (size_t)hp->n_ff * sizeof(int64_t)) + (size_t)hp->n_ff * sizeof(int32_t)
              : 0);
+    *out = p;
+    *level_out = level;
+    *memory = mem;
+    return FLM_OK;
+}
+
+static int threads_of(int32_t n_threads) {
+    if (n_threads > 0) return n_threads;
+    const long c = sysconf(_SC_NPROCESSORS_ONLN);  // as flm_pool_init counts them
+    return c > 0 ? (int)c : 1;
+}
+
+flm_status flm_context_plan_bytes(const struct flm_model *m, const struct flm_context_params *params, size_t *bytes,
+                                  struct flm_err *err) {
+    struct flm_context_params p;
+    int32_t level;
+    return resolve(m, params, threads_of(params ? params->n_threads : 0), &p, &level, bytes, err);
+}
+
+flm_status flm_context_init(struct flm_context **out, const struct flm_model *m, const struct flm_context_params *params,
+                            struct flm_err *err) {
+    if (!out || !m) return flm_err_set(err, FLM_ERR_INVALID, "context: NULL argument");
+    *out = NULL;
+    struct flm_context_params p;
+    int32_t level;
+    size_t memory;
+    flm_status st = resolve(m, params, threads_of(params ? params->n_threads : 0), &p, &level, &memory, err);
+    if (st) return st;
+    const struct flm_hparams *hp = &m->hp;
+    struct flm_context *c = calloc(1, sizeof *c);
+    if (!c) return flm_err_set(err, FLM_ERR_NOMEM, "context: out of memory");
+    c->sparse_level = level;
+    c->model = m;
+    c->n_ctx = p.n_ctx;
+    c->n_batch = p.n_batch;
+    c->n_seq = p.n_seq;
+    c->n_logits_max = p.n_logits;
+    if ((st = flm_pool_init(&c->pool, p.n_threads, err))) {
+        free(c);
+        return st;
+    }
+    const int nt = flm_pool_size(c->pool);
+    const size_t nb = (size_t)p.n_batch, nctx = (size_t)p.n_ctx, L = (size_t)hp->n_layer * (size_t)p.n_seq;
+    const size_t kdim = (size_t)hp->n_head_kv * hp->head_dim, vdim = (size_t)hp->n_head_kv * hp->head_dim_v;
     if ((st = flm_model_reserve(m, memory, err))) {  // the first context also commits the weight store
         flm_pool_free(c->pool);
         free(c);

@@ -64,6 +64,11 @@ struct flm_context {
     void  *trace_user;
 };
 
+// Bytes of KV cache and scratch flm_context_init would charge to the
+// model's budget for params (checked as it checks them), nothing allocated.
+flm_status flm_context_plan_bytes(const struct flm_model *m, const struct flm_context_params *params, size_t *bytes,
+                                  struct flm_err *err);
+
 // Options of one evaluation for speculative decoding (src/decode/spec.c).
 // The defaults (all zero) are flm_eval's.
 struct flm_eval_opts {

@@ -133,6 +133,11 @@ const struct flm_layer *flm_model_layer(const struct flm_model *m, int il, struc
 // when it does not fit.
 flm_status flm_model_reserve(const struct flm_model *m, uint64_t bytes, struct flm_err *err);
 void       flm_model_unreserve(const struct flm_model *m, uint64_t bytes);
+// What the first context of ctx_bytes would make the store commit to, as a
+// dry run (store/store.h flm_store_plan); *b gets the accountant's items as
+// they would then stand (pinned weights and stream buffers included).
+flm_status flm_model_plan_store(const struct flm_model *m, uint64_t ctx_bytes, struct flm_store_plan *out,
+                                struct flm_budget *b, struct flm_err *err);
 // Memory the model itself needs (runtime, metadata, vocabulary, tables).
 flm_status flm_model_mem_init(struct flm_model *m, uint64_t budget, struct flm_err *err);
 void       flm_model_mem_free(struct flm_model *m);

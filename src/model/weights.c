@@ -74,6 +74,21 @@ flm_status flm_model_reserve(const struct flm_model *cm, uint64_t bytes, struct 
     return st;
 }
 
+flm_status flm_model_plan_store(const struct flm_model *cm, uint64_t ctx_bytes, struct flm_store_plan *out,
+                                struct flm_budget *b, struct flm_err *err) {
+    struct flm_model *m = (struct flm_model *)cm;  // the store is left as it was
+    pthread_mutex_lock(&m->mem->mu);
+    *b = m->mem->b;
+    if (!flm_store_committed(m->store)) b->item[FLM_MEM_CONTEXT] += ctx_bytes;
+    flm_status st = flm_store_plan(m->store, b, out, err);
+    if (st == FLM_OK && b->limit && !flm_store_committed(m->store)) {
+        b->item[FLM_MEM_PINNED] = out->pinned_bytes;
+        b->item[FLM_MEM_STREAM] = (uint64_t)out->n_slots * out->slot_bytes + out->rowbuf_bytes;
+    }
+    pthread_mutex_unlock(&m->mem->mu);
+    return st;
+}
+
 void flm_model_unreserve(const struct flm_model *cm, uint64_t bytes) {
     struct flm_model *m = (struct flm_model *)cm;
     pthread_mutex_lock(&m->mem->mu);

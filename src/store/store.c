@@ -429,14 +429,11 @@ static flm_status open_direct(struct flm_store *s, struct flm_err *err) {
     return check_file(s, err);
 }
 
-flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct flm_err *err) {
-    if (s->committed) return FLM_OK;
-    if (s->p.budget == 0) {
-        s->committed = true;
-        return FLM_OK;
-    }
+// The residency choice and the stream layout (units, slot size, slots,
+// bytes streamed per token), nothing read or allocated but the layout's own
+// tables: the part of the commit a dry run (flm_store_plan) shares.
+static flm_status layout(struct flm_store *s, struct flm_budget *b, size_t rowbuf, struct flm_err *err) {
     const uint64_t other = b->item[FLM_MEM_RUNTIME] + b->item[FLM_MEM_META] + b->item[FLM_MEM_CONTEXT];
-    const size_t rowbuf = rowbuf_need(s);
     for (int i = 0; i < s->n_t; i++) s->t[i].pinned = s->t[i].cls == FLM_STORE_NORM;
     const struct plan least = measure(s);
     if (!fits(s, other, rowbuf)) {
@@ -448,7 +445,7 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
     }
     choose(s, other, rowbuf);
     const struct plan pl = measure(s);
-    flm_status st = build_units(s, pl.slot, err);
+    const flm_status st = build_units(s, pl.slot, err);
     if (st) return st;
     s->slot_bytes = pl.slot;
     uint64_t room = s->p.budget - other - pl.pinned - rowbuf;
@@ -463,6 +460,18 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
         s->stream_bytes += s->units[u].bytes;
     }
     s->max_reqs = per_unit < 64 ? 64 : per_unit;
+    return FLM_OK;
+}
+
+flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct flm_err *err) {
+    if (s->committed) return FLM_OK;
+    if (s->p.budget == 0) {
+        s->committed = true;
+        return FLM_OK;
+    }
+    const size_t rowbuf = rowbuf_need(s);
+    flm_status st = layout(s, b, rowbuf, err);
+    if (st) return st;
     s->reqs = malloc((size_t)s->max_reqs * sizeof *s->reqs);
     s->slots = calloc((size_t)(s->n_slots ? s->n_slots : 1), sizeof *s->slots);
     if (!s->reqs || !s->slots) return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
@@ -486,6 +495,58 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
 }
 
 bool flm_store_committed(const struct flm_store *s) { return s->committed; }
+
+// ---------------------------------------------------------------- dry run
+
+static flm_status plan_fill(const struct flm_store *s, size_t rowbuf, struct flm_store_plan *out, struct flm_err *err) {
+    out->t = calloc((size_t)(s->n_t ? s->n_t : 1), sizeof *out->t);
+    out->units = calloc((size_t)(s->n_units ? s->n_units : 1), sizeof *out->units);
+    if (!out->t || !out->units) return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
+    out->budget = s->p.budget;
+    out->n_groups = s->n_groups;
+    out->n_tensors = s->n_t;
+    for (int i = 0; i < s->n_t; i++) {
+        const struct tensor *t = &s->t[i];
+        out->t[i] = (struct flm_store_tensor_plan){t->group, t->cls, t->off, s->p.budget ? tensor_span(t) : t->nbytes,
+                                                   t->row_bytes, t->pinned, t->pinned ? 1 : t->n_parts};
+        if (t->pinned) out->pinned_bytes += out->t[i].bytes;
+    }
+    out->n_units = s->n_units;
+    for (int u = 0; u < s->n_units; u++)
+        out->units[u] = (struct flm_store_unit_plan){s->units[u].group, s->units[u].part, s->units[u].bytes};
+    out->stream_bytes = s->stream_bytes;
+    out->slot_bytes = s->slot_bytes;
+    out->n_slots = s->n_slots;
+    out->min_slots = s->p.min_slots;
+    out->rowbuf_bytes = s->p.budget ? rowbuf : 0;
+    return FLM_OK;
+}
+
+flm_status flm_store_plan(struct flm_store *s, const struct flm_budget *b, struct flm_store_plan *out,
+                          struct flm_err *err) {
+    memset(out, 0, sizeof *out);
+    const size_t rowbuf = rowbuf_need(s);
+    if (s->committed || s->p.budget == 0) return plan_fill(s, rowbuf, out, err);
+    struct tensor *saved = malloc((size_t)(s->n_t ? s->n_t : 1) * sizeof *saved);
+    if (!saved) return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
+    memcpy(saved, s->t, (size_t)s->n_t * sizeof *saved);
+    struct flm_budget bb = *b;
+    flm_status st = layout(s, &bb, rowbuf, err);
+    if (st == FLM_OK) st = plan_fill(s, rowbuf, out, err);
+    // undo: the store is as before, ready for its real commit
+    memcpy(s->t, saved, (size_t)s->n_t * sizeof *saved);
+    free(saved), free(s->units), free(s->spans), free(s->group_unit);
+    s->units = NULL, s->spans = NULL, s->group_unit = NULL;
+    s->n_units = s->n_spans = s->n_slots = s->max_reqs = 0;
+    s->slot_bytes = 0, s->stream_bytes = 0;
+    if (st) flm_store_plan_free(out);
+    return st;
+}
+
+void flm_store_plan_free(struct flm_store_plan *p) {
+    free(p->t), free(p->units);
+    memset(p, 0, sizeof *p);
+}
 
 // ---------------------------------------------------------------- views
 

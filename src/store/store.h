@@ -68,6 +68,43 @@ int flm_store_add(struct flm_store *s, const struct flm_gguf_tensor *t, int grou
 flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct flm_err *err);
 bool       flm_store_committed(const struct flm_store *s);
 
+// The choice flm_store_commit makes, computed by the same code without
+// reading or allocating weights (a dry run: `flashlm plan`). On a committed
+// store (or without a budget) it describes the store as it is.
+struct flm_store_tensor_plan {
+    int                  group;
+    enum flm_store_class cls;
+    uint64_t             off;        // absolute file offset of its first byte
+    uint64_t             bytes;      // read from the file: its aligned span (with a budget), else its size
+    size_t               row_bytes;
+    bool                 pinned;     // in memory (always without a budget)
+    int                  n_parts;    // units it streams in (1: with its group's unit, or pinned)
+};
+struct flm_store_unit_plan {
+    int      group, part;
+    uint64_t bytes;                  // read per pass
+};
+struct flm_store_plan {
+    uint64_t                      budget;
+    uint64_t                      pinned_bytes;  // as commit records them in FLM_MEM_PINNED
+    uint64_t                      stream_bytes;  // all units: read per token
+    size_t                        slot_bytes;    // one stream buffer
+    int                           n_slots;       // buffers in the pool (prefetch depth)
+    int                           min_slots;
+    size_t                        rowbuf_bytes;  // on-demand row buffer (FLM_MEM_STREAM adds it)
+    int                           n_groups;
+    int                           n_tensors;
+    struct flm_store_tensor_plan *t;             // [n_tensors], by store id
+    int                           n_units;
+    struct flm_store_unit_plan   *units;         // [n_units], in the order a pass acquires them
+};
+// b: the accountant as commit would see it (runtime, metadata, context); not
+// changed. FLM_ERR_NOMEM with commit's message when the budget is too small.
+// The store is left as it was. Free out with flm_store_plan_free.
+flm_status flm_store_plan(struct flm_store *s, const struct flm_budget *b, struct flm_store_plan *out,
+                          struct flm_err *err);
+void       flm_store_plan_free(struct flm_store_plan *p);
+
 // Resident bytes of tensor id, or NULL when it streams (use parts).
 const void *flm_store_resident(const struct flm_store *s, int id);
 // Units (row ranges) tensor id streams in; 1 when resident or read whole.
