@@ -40,7 +40,8 @@ static void print_json(const struct opts *o, const struct flm_plan *pl) {
     for (int i = 0; i < pl->compute.n; i++)
         printf("%s{\"type\": \"%s\", \"bytes_per_s\": %.0f}", i ? ", " : "",
                flm_type_layout(pl->compute.k[i].type)->name, pl->compute.k[i].bytes_per_s);
-    printf("], \"region_s\": %.9f, \"float_ns\": %.4f,\n", pl->compute.region_s, pl->compute.float_ns);
+    printf("], \"region_s\": %.9f, \"wake_s\": %.9f, \"float_ns\": %.4f, \"io_slowdown\": %.3f, \"io_read_bytes_per_s\": %.0f,\n",
+           pl->compute.region_s, pl->compute.wake_s, pl->compute.float_ns, pl->compute.io_slowdown, pl->compute.io_read_bps);
     printf(" \"footprint_bytes\": %llu, \"mem_bytes_per_s\": %.0f, \"read_bytes_per_s\": %.0f, \"read_depth\": %d, "
            "\"row_read_s\": %.6f, \"other_s\": %.6f,\n \"layers\": [",
            (unsigned long long)pl->footprint, pl->mem_bps, pl->read_bps, pl->read_depth, pl->row_read_s, pl->other_s);
@@ -85,7 +86,11 @@ static void print_text(const struct opts *o, const struct flm_plan *pl) {
     for (int i = 0; i < pl->compute.n; i++)
         printf(" %s %.1f GB/s%s", flm_type_layout(pl->compute.k[i].type)->name, pl->compute.k[i].bytes_per_s / 1e9,
                i + 1 < pl->compute.n ? "," : "");
-    printf("; %.1f us per parallel region\n", pl->compute.region_s * 1e6);
+    printf("; %.1f us per parallel region, %.1f us to wake the pool\n", pl->compute.region_s * 1e6,
+           pl->compute.wake_s * 1e6);
+    if (pl->compute.io_slowdown > 0)
+        printf("kernels while reads stream: %.2fx the time; reads meanwhile %.1f MB/s\n", pl->compute.io_slowdown,
+               pl->compute.io_read_bps / 1e6);
     printf("weights in memory: %.1f MiB touched per token, read at %.1f GB/s; streamed at %.1f MB/s (1 MiB x %d)\n",
            mib(pl->footprint), pl->mem_bps / 1e9, pl->read_bps / 1e6, pl->read_depth);
     printf("\n%-8s %-9s %-9s %-9s %9s %9s %10s %8s  %s\n", "layer", "attn", "ffn", "head", "mem MiB", "flash MiB",

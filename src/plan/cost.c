@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SPIN_S 1e-4  // how long the pool's idle threads spin before they sleep (core/threads.c), about
+
 double flm_plan_matmul_s(const struct flm_plan_compute *c, const struct flm_mat *w, double mem_bps) {
     const double bytes = (double)w->n_rows * (double)w->row_bytes;
     double t = -1;
@@ -129,9 +131,11 @@ void flm_plan_pipeline(const struct flm_plan_pipe *p, struct flm_plan_pipe_resul
         s.now += p->token_s;
         for (int i = 0; i < p->n_steps; i++) {
             const int u = p->steps[i].unit;
+            double w = s.wait;
             if (u >= 0 && u < p->n_units) acquire(&s, u);
-            s.now += p->steps[i].compute_s;
-            compute += p->steps[i].compute_s;
+            w = s.wait > w + SPIN_S ? p->wake_s : 0;  // a wait longer than the pool's threads spin
+            s.now += p->steps[i].compute_s + w;
+            compute += p->steps[i].compute_s + w;
             if (u >= 0 && u < p->n_units) release(&s, u);
         }
         *out = (struct flm_plan_pipe_result){s.now - t0, s.wait - w0, compute, s.busy - b0};

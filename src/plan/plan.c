@@ -10,7 +10,8 @@
 #include <string.h>
 
 #define MIB (1u << 20)
-#define HEAD_SAMPLE (8u << 20)  // LM head bytes timed at most
+#define HEAD_SAMPLE (8u << 20)    // LM head bytes timed at most
+#define REGION_MAX  (128ull << 20) // streamed bytes the deep reads cycle over at most
 
 struct flm_plan_params flm_plan_params_default(void) {
     return (struct flm_plan_params){.probe_seconds = 2.0, .probe_mem_max = 256u << 20};
@@ -135,9 +136,26 @@ static flm_status run_pipeline(const struct flm_model *m, const struct flm_store
             steps[n++] = (struct flm_plan_step){pl->rows[g].compute_s, first};
         }
     }
-    for (int u = 0; u < sp->n_units; u++) io[u] = pl->read_bps > 0 ? (double)sp->units[u].bytes / pl->read_bps : 0;
-    const struct flm_plan_pipe pipe = {n, steps, sp->n_units, io, sp->n_slots, pl->row_read_s + pl->other_s};
-    flm_plan_pipeline(&pipe, &pl->pipe);
+    if (sp->n_units && pl->compute.io_slowdown > 1)  // kernels run slower while reads stream
+        for (int i = 0; i < n; i++) steps[i].compute_s *= pl->compute.io_slowdown;
+    // The disk reads at one rate while the kernels run (reads queued between
+    // layers, CPU shared) and at another while the pass waits: the rate per
+    // token is their mix by the time spent in each, found by iterating.
+    const double idle = flm_plan_disk_rate(&pl->disk, MIB, pl->read_depth, false);
+    const double busy = pl->compute.io_read_bps > 0 ? pl->compute.io_read_bps : idle;
+    pl->read_bps = idle;
+    for (int it = 0; it < 4; it++) {
+        for (int u = 0; u < sp->n_units; u++) io[u] = pl->read_bps > 0 ? (double)sp->units[u].bytes / pl->read_bps : 0;
+        const struct flm_plan_pipe pipe = {n, steps, sp->n_units, io, sp->n_slots, pl->row_read_s + pl->other_s,
+                                           pl->compute.wake_s};
+        flm_plan_pipeline(&pipe, &pl->pipe);
+        const double c = pl->pipe.compute_s, w = pl->pipe.io_wait_s;
+        if (it < 3 && c + w > 0) pl->read_bps = (busy * c + idle * w) / (c + w);
+    }
+    for (int g = 0; g < pl->n_rows; g++) {  // the rows' read times at that rate
+        pl->rows[g].io_s = pl->read_bps > 0 ? (double)pl->rows[g].flash_bytes / pl->read_bps : 0;
+        pl->rows[g].io_bound = pl->rows[g].io_s > pl->rows[g].compute_s;
+    }
     pl->tok_s = pl->pipe.token_s > 0 ? 1.0 / pl->pipe.token_s : 0;
     free(steps), free(io);
     return FLM_OK;
@@ -150,14 +168,23 @@ static flm_status measure(const char *path, const struct flm_model *m, const str
     uint64_t biggest = 0;
     for (int u = 0; u < sp->n_units; u++) biggest = sp->units[u].bytes > biggest ? sp->units[u].bytes : biggest;
     pl->read_depth = biggest ? (int)((biggest + MIB - 1) / MIB) : 8;
-    if (pl->read_depth > 64) pl->read_depth = 64;
+    if (pl->read_depth > 32) pl->read_depth = 32;
     const double secs = p->probe_seconds > 0 ? p->probe_seconds : 2.0;
-    flm_status st = flm_plan_probe_disk(path, pl->read_depth, 0.5 * secs, &pl->disk, err);
+    // the deep reads cycle over the tensors the store streams, as its reads do every token
+    struct flm_plan_span *spans = calloc((size_t)(sp->n_tensors ? sp->n_tensors : 1), sizeof *spans);
+    if (!spans) return flm_err_set(err, FLM_ERR_NOMEM, "plan: out of memory");
+    struct flm_plan_region reg = {0, spans, sp->stream_bytes < REGION_MAX ? sp->stream_bytes : REGION_MAX};
+    for (int i = 0; i < sp->n_tensors && sp->n_units; i++)
+        if (!sp->t[i].pinned && sp->t[i].cls != FLM_STORE_EMBD) spans[reg.n++] = (struct flm_plan_span){sp->t[i].off, sp->t[i].bytes};
+    flm_status st = flm_plan_probe_disk(path, &reg, pl->read_depth, 0.5 * secs, &pl->disk, err);
     if (!st) st = flm_plan_probe_mem(p->probe_mem_max, p->n_threads, 0.15 * secs, &pl->memory, err);
-    if (st) return st;
     struct flm_plan_mat mats[FLM_PLAN_MAX_ROWS + FLM_LAYER_MAX_W];
     const int n = probe_mats(m, sp, mats, (int)(sizeof mats / sizeof mats[0]));
-    return flm_plan_probe_compute(path, mats, n, p->n_threads, 0.35 * secs, &pl->compute, err);
+    if (!st)
+        st = flm_plan_probe_compute(path, mats, n, p->n_threads, &reg, sp->n_units ? pl->read_depth : 0, 0.35 * secs,
+                                    &pl->compute, err);
+    free(spans);
+    return st;
 }
 
 flm_status flm_plan_model(const char *path, const struct flm_plan_params *params, struct flm_plan *pl,
@@ -201,7 +228,7 @@ flm_status flm_plan_model(const char *path, const struct flm_plan_params *params
     }
     if (!st) {
         pl->mem_bps = flm_plan_mem_rate(&pl->memory, pl->footprint);
-        pl->read_bps = flm_plan_disk_rate(&pl->disk, MIB, pl->read_depth, false);
+        pl->read_bps = flm_plan_disk_rate(&pl->disk, MIB, pl->read_depth, false);  // refined by run_pipeline
         const struct flm_store_tensor_plan *e = &sp.t[m->sid_embd];
         if (p.mem_budget && !e->pinned) {  // a row read at random per token, 4 KiB pages
             const double page_s = 4096.0 / flm_plan_disk_rate(&pl->disk, 4096, 1, true);

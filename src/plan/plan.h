@@ -69,8 +69,26 @@ struct flm_plan_compute {
     int                    n_timed;
     struct flm_plan_timed  timed[FLM_PLAN_MAX_TIMED];  // each matrix timed
     double                 region_s;   // one parallel region of the thread pool (a barrier)
+    double                 wake_s;     // the first region after the pool's threads went to sleep
     double                 float_ns;   // per float of the element-wise ops (norms, activations)
     int                    n_threads;
+    // the same matmuls while 1 MiB reads stream through the store's reader
+    // (depth at a time, two batches): how much slower they run, and the
+    // read rate meanwhile (0 when not measured)
+    double                 io_slowdown;
+    double                 io_read_bps;
+};
+
+// Parts of the file the deep reads cycle over: what the store streams (its
+// units' tensors), up to limit bytes, so that they meet the storage in the
+// state the store's reads do (read once per token); n 0: the file.
+struct flm_plan_span {
+    uint64_t off, len;
+};
+struct flm_plan_region {
+    int                         n;
+    const struct flm_plan_span *spans;
+    uint64_t                    limit;
 };
 
 // A weight matrix to time: its shape and type (data NULL) and where its
@@ -82,18 +100,21 @@ struct flm_plan_mat {
 
 // O_DIRECT reads of the file at path: 4 KiB and 64 KiB at random offsets and
 // 1 MiB and 4 MiB sequentially, one at a time (pread), then 1 MiB reads
-// depth at a time through the store's reader (io_uring where it works),
-// about seconds in all.
-flm_status flm_plan_probe_disk(const char *path, int depth, double seconds, struct flm_plan_disk *out,
-                               struct flm_err *err);
+// depth at a time through the store's reader (io_uring where it works) over
+// reg (NULL: the file), timed after one untimed pass over it; about seconds
+// in all.
+flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *reg, int depth, double seconds,
+                               struct flm_plan_disk *out, struct flm_err *err);
 // Read bandwidth of n_threads threads sweeping buffers from 4 MiB up to
 // max_bytes (powers of 4).
 flm_status flm_plan_probe_mem(size_t max_bytes, int n_threads, double seconds, struct flm_plan_mem *out,
                               struct flm_err *err);
 // Reads the n matrices from path and times one-token flm_matmul on each with
-// n_threads threads (about seconds in all); rates per type.
+// n_threads threads (about seconds in all); rates per type. With depth > 0
+// also the same calls with reads of the file in flight (io_slowdown).
 flm_status flm_plan_probe_compute(const char *path, const struct flm_plan_mat *mats, int n, int n_threads,
-                                  double seconds, struct flm_plan_compute *out, struct flm_err *err);
+                                  const struct flm_plan_region *reg, int depth, double seconds,
+                                  struct flm_plan_compute *out, struct flm_err *err);
 
 // Bytes/s of the disk row nearest to chunk and depth; of the memory level a
 // footprint lives in (the smallest swept buffer at least as large, else the
@@ -123,6 +144,7 @@ struct flm_plan_pipe {
     const double               *unit_io_s;  // [n_units] read time of each unit
     int                         n_slots;    // stream buffers (K)
     double                      token_s;    // per token outside the steps, not overlapped (row reads, sampling)
+    double                      wake_s;     // added to a step that waited for its unit (the pool fell asleep)
 };
 struct flm_plan_pipe_result {
     double token_s;    // steady-state time per token
@@ -168,7 +190,8 @@ struct flm_plan {
     int                  n_slots, n_units;
     uint64_t             footprint;        // weight bytes touched per token in memory
     double               mem_bps;          // memory rate at that footprint
-    double               read_bps;         // disk rate at the store's depth
+    double               read_bps;         // read rate of the store's units: the disk alone and under the
+                                           // kernels, mixed by the time the pass spends waiting and computing
     int                  read_depth;       // 1 MiB requests per unit read
     double               row_read_s;       // on-demand embedding row per token (0: resident)
     double               other_s;          // per token: output norm, sampling

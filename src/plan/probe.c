@@ -45,6 +45,34 @@ static flm_status open_direct(const char *path, int *fd, uint64_t *size, struct 
 
 // ---------------------------------------------------------------- disk
 
+// Walks a region in 1 MiB requests, wrapping at its end or limit.
+struct cursor {
+    const struct flm_plan_region *r;
+    uint64_t                      size;  // of the file
+    int                           i;
+    uint64_t                      at, used;
+};
+
+static struct flm_io_req next_req(struct cursor *c, void *buf) {
+    uint64_t off;
+    if (!c->r || c->r->n == 0) {
+        if (c->at + MIB > c->size) c->at = 0;
+        off = c->at;
+        c->at += MIB;
+    } else {
+        for (int guard = 0; guard <= c->r->n; guard++) {
+            if (c->used >= c->r->limit || c->i >= c->r->n) c->i = 0, c->at = 0, c->used = 0;
+            if (c->at < c->r->spans[c->i].len) break;
+            c->i++, c->at = 0;
+        }
+        off = (c->r->spans[c->i].off + c->at) & ~(uint64_t)(FLM_IO_ALIGN - 1);
+        c->at += MIB, c->used += MIB;
+    }
+    if (off >= c->size) off = 0;
+    const uint64_t need = c->size - off < MIB ? c->size - off : MIB;
+    return (struct flm_io_req){buf, MIB, off, (size_t)need};
+}
+
 // One request at a time for about seconds; bytes/s.
 static flm_status disk_qd1(int fd, const char *path, uint64_t size, size_t chunk, bool random, double seconds,
                            uint8_t *buf, double *bps, struct flm_err *err) {
@@ -65,35 +93,26 @@ static flm_status disk_qd1(int fd, const char *path, uint64_t size, size_t chunk
     return FLM_OK;
 }
 
-// depth 1 MiB reads per batch, two batches in flight, through the store's reader.
-static flm_status disk_deep(int fd, const char *path, uint64_t size, int depth, double seconds, uint8_t *buf,
-                            double *bps, struct flm_err *err) {
-    struct flm_io *io;
-    flm_status st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
-    if (st) return st;
-    struct flm_io_req *reqs = malloc(sizeof *reqs * (size_t)depth);
-    if (!reqs) {
-        flm_io_close(io);
-        return flm_err_set(err, FLM_ERR_NOMEM, "plan: out of memory");
-    }
-    uint64_t off = 0, done = 0;
+// depth 1 MiB reads per batch, two batches in flight, through the store's
+// reader, for about seconds or (timed false) until limit bytes were read.
+static flm_status disk_deep(struct flm_io *io, struct cursor *cur, int depth, double seconds, uint64_t limit,
+                            uint8_t *buf, double *bps, struct flm_err *err) {
+    struct flm_io_req reqs[64];
+    uint64_t done = 0;
+    flm_status st = FLM_OK;
     const double t0 = now_s();
     double t = t0;
     bool inflight[2] = {false, false};
-    for (int k = 0; !st && (k < 4 || t - t0 < seconds); k++) {
+    for (int k = 0; !st && (k < 4 || (limit ? done < limit : t - t0 < seconds)); k++) {
         const int tag = k & 1;
         if (inflight[tag]) {
             st = flm_io_wait(io, tag, err);
             inflight[tag] = false;
             done += (uint64_t)depth * MIB;
             t = now_s();
-            if (st || (k >= 4 && t - t0 >= seconds)) break;
+            if (st || (k >= 4 && (limit ? done >= limit : t - t0 >= seconds))) break;
         }
-        for (int i = 0; i < depth; i++) {
-            if (off + MIB > size) off = 0;
-            reqs[i] = (struct flm_io_req){buf + ((size_t)tag * depth + i) * MIB, MIB, off, MIB};
-            off += MIB;
-        }
+        for (int i = 0; i < depth; i++) reqs[i] = next_req(cur, buf + ((size_t)tag * depth + i) * MIB);
         if (!(st = flm_io_submit(io, tag, reqs, depth, err))) inflight[tag] = true;
     }
     for (int tag = 0; tag < 2; tag++)
@@ -103,14 +122,12 @@ static flm_status disk_deep(int fd, const char *path, uint64_t size, int depth, 
             done += (uint64_t)depth * MIB;
         }
     t = now_s();
-    flm_io_close(io);
-    free(reqs);
     *bps = (double)done / (t - t0);
     return st;
 }
 
-flm_status flm_plan_probe_disk(const char *path, int depth, double seconds, struct flm_plan_disk *out,
-                               struct flm_err *err) {
+flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *reg, int depth, double seconds,
+                               struct flm_plan_disk *out, struct flm_err *err) {
     memset(out, 0, sizeof *out);
     int fd;
     uint64_t size;
@@ -122,6 +139,7 @@ flm_status flm_plan_probe_disk(const char *path, int depth, double seconds, stru
                            path, (unsigned long long)size);
     }
     if (depth < 1) depth = 1;
+    if (depth > 32) depth = 32;
     if ((uint64_t)depth * 2 * MIB > size) depth = (int)(size / (2 * MIB));
     const size_t buf_bytes = (size_t)depth * 2 * MIB > 4 * MIB ? (size_t)depth * 2 * MIB : 4 * MIB;
     uint8_t *buf = NULL;
@@ -137,11 +155,18 @@ flm_status flm_plan_probe_disk(const char *path, int depth, double seconds, stru
         *r = (struct flm_plan_disk_row){qd1[i].chunk, 1, qd1[i].random, 0};
         st = disk_qd1(fd, path, size, qd1[i].chunk, qd1[i].random, each, buf, &r->bytes_per_s, err);
     }
+    struct flm_io *io = NULL;
+    if (!st) st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
     if (!st) {
         struct flm_plan_disk_row *r = &out->row[out->n++];
         *r = (struct flm_plan_disk_row){MIB, depth, false, 0};
-        st = disk_deep(fd, path, size, depth, 4 * each, buf, &r->bytes_per_s, err);
+        struct cursor cur = {reg, size, 0, 0, 0};
+        double first;
+        const uint64_t pass = reg && reg->n ? reg->limit : 0;
+        if (pass) st = disk_deep(io, &cur, depth, 0, pass, buf, &first, err);  // once over, untimed
+        if (!st) st = disk_deep(io, &cur, depth, 4 * each, 0, buf, &r->bytes_per_s, err);
     }
+    flm_io_close(io);
     free(buf);
     close(fd);
     return st;
@@ -236,6 +261,23 @@ static double time_region(struct flm_pool *pool) {
     return best;
 }
 
+// The first region after the workers went to sleep (they spin for a while
+// after each region, then block): the median of a few.
+static double time_wake(struct flm_pool *pool) {
+    double v[5];
+    for (int r = 0; r < 5; r++) {
+        const struct timespec nap = {0, 3000000};  // 3 ms: well past the spin
+        nanosleep(&nap, NULL);
+        const double t0 = now_s();
+        flm_pool_run(pool, empty_region, NULL);
+        v[r] = now_s() - t0;
+    }
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (v[j] < v[i]) { const double x = v[i]; v[i] = v[j]; v[j] = x; }
+    return v[2];
+}
+
 // Time per float of the element-wise work of a layer (norm, activation).
 static double time_floats(void) {
     enum { N = 8192 };
@@ -276,8 +318,80 @@ static flm_status read_mat(int fd, const char *path, uint64_t size, const struct
     return st;
 }
 
+// Rounds of the n matmuls for about seconds, with 1 MiB reads depth at a
+// time kept in flight when io (submitted between matmuls, as the store
+// queues units between layers); mean seconds per round, bytes read.
+static flm_status rounds(struct flm_pool *pool, struct timed *t, int n, const float *x, float *y, void *scratch,
+                         struct flm_io *io, struct cursor *cur, int depth, uint8_t *rbuf, double seconds,
+                         double *per_round, double *read_bps, struct flm_err *err) {
+    struct flm_io_req reqs[64];
+    bool inflight[2] = {false, false};
+    uint64_t done = 0;
+    int n_rounds = 0;
+    flm_status st = FLM_OK;
+    const double t0 = now_s();
+    double el = 0;
+    while (!st && (n_rounds < 2 || (el = now_s() - t0) < seconds)) {
+        for (int i = 0; i < n && !st; i++) {
+            for (int tag = 0; io && tag < 2 && !st; tag++) {
+                if (inflight[tag] && flm_io_busy(io, tag)) continue;
+                if (inflight[tag]) {
+                    st = flm_io_wait(io, tag, err);
+                    done += (uint64_t)depth * MIB;
+                    inflight[tag] = false;
+                }
+                for (int r = 0; r < depth; r++) reqs[r] = next_req(cur, rbuf + ((size_t)tag * depth + r) * MIB);
+                if (!st && !(st = flm_io_submit(io, tag, reqs, depth, err))) inflight[tag] = true;
+            }
+            flm_matmul(pool, &t[i].w, x, 1, y, scratch);
+        }
+        n_rounds++;
+    }
+    el = now_s() - t0;
+    for (int tag = 0; io && tag < 2; tag++)
+        if (inflight[tag]) {
+            flm_status s2 = flm_io_wait(io, tag, st ? NULL : err);
+            if (!st) st = s2;
+        }
+    *per_round = el / n_rounds;
+    *read_bps = (double)done / el;
+    return st;
+}
+
+// The matmuls' slowdown while reads stream, and the read rate meanwhile.
+static flm_status probe_overlap(int fd, const char *path, uint64_t size, struct flm_pool *pool, struct timed *t, int n,
+                                const float *x, float *y, void *scratch, const struct flm_plan_region *reg, int depth,
+                                double seconds, struct flm_plan_compute *out, struct flm_err *err) {
+    if (depth > 32) depth = 32;
+    if ((uint64_t)depth * 2 * MIB > size) depth = (int)(size / (2 * MIB));
+    if (depth < 1) return FLM_OK;
+    struct flm_io *io;
+    flm_status st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
+    if (st) return st;
+    uint8_t *rbuf = NULL;
+    if (posix_memalign((void **)&rbuf, FLM_IO_ALIGN, (size_t)depth * 2 * MIB)) {
+        flm_io_close(io);
+        return flm_err_set(err, FLM_ERR_NOMEM, "plan: out of memory for the read buffers");
+    }
+    double alone, under, none, bps;
+    st = rounds(pool, t, n, x, y, scratch, NULL, 0, 0, NULL, seconds / 3, &alone, &none, err);
+    struct cursor cur = {reg, size, 0, 0, 0};
+    if (!st) st = rounds(pool, t, n, x, y, scratch, io, &cur, depth, rbuf, seconds / 3, &under, &bps, err);
+    if (!st) {
+        double again;  // alone once more, after: the machine may have changed meanwhile
+        st = rounds(pool, t, n, x, y, scratch, NULL, 0, 0, NULL, seconds / 3, &again, &none, err);
+        alone = 0.5 * (alone + again);
+        out->io_slowdown = under / alone;
+        out->io_read_bps = bps;
+    }
+    flm_io_close(io);
+    free(rbuf);
+    return st;
+}
+
 flm_status flm_plan_probe_compute(const char *path, const struct flm_plan_mat *mats, int n, int n_threads,
-                                  double seconds, struct flm_plan_compute *out, struct flm_err *err) {
+                                  const struct flm_plan_region *reg, int depth, double seconds,
+                                  struct flm_plan_compute *out, struct flm_err *err) {
     memset(out, 0, sizeof *out);
     int fd;
     uint64_t size;
@@ -302,12 +416,13 @@ flm_status flm_plan_probe_compute(const char *path, const struct flm_plan_mat *m
         for (size_t i = 0; i < x_n; i++) x[i] = (float)((int)(next_rand(&rng) % 2001) - 1000) * 1e-3f;
         out->n_threads = flm_pool_size(pool);
         out->region_s = time_region(pool);
+        out->wake_s = time_wake(pool);
         out->float_ns = time_floats();
         for (int i = 0; i < n; i++) {
             flm_matmul(pool, &t[i].w, x, 1, y, scratch);  // warm
             t[i].best_s = 1e300;
             const double t0 = now_s();
-            for (int k = 0; k < 3 || now_s() - t0 < seconds / n; k++) {
+            for (int k = 0; k < 3 || now_s() - t0 < 0.5 * seconds / n; k++) {
                 const double a = now_s();
                 flm_matmul(pool, &t[i].w, x, 1, y, scratch);
                 const double d = now_s() - a;
@@ -327,6 +442,7 @@ flm_status flm_plan_probe_compute(const char *path, const struct flm_plan_mat *m
             out->k[k].bytes_per_s += d > 0.5 * t[i].best_s ? d : 0.5 * t[i].best_s;  // seconds, for now
         }
         for (int k = 0; k < out->n; k++) out->k[k].bytes_per_s = (double)out->k[k].bytes / out->k[k].bytes_per_s;
+        if (depth > 0) st = probe_overlap(fd, path, size, pool, t, n, x, y, scratch, reg, depth, seconds, out, err);
     }
     for (int i = 0; t && i < n; i++) free(t[i].buf);
     free(t), free(x), free(y), free(scratch);

@@ -150,7 +150,7 @@ static void uniform(int n, double compute, double io, int k, struct flm_plan_pip
     struct flm_plan_step steps[16];
     double ios[16];
     for (int i = 0; i < n; i++) steps[i] = (struct flm_plan_step){compute, i}, ios[i] = io;
-    const struct flm_plan_pipe p = {n, steps, n, ios, k, 0};
+    const struct flm_plan_pipe p = {n, steps, n, ios, k, 0, 0};
     flm_plan_pipeline(&p, r);
 }
 
@@ -195,7 +195,7 @@ static void test_pipeline_all_held(void **state) {
 static void test_pipeline_nothing_streamed(void **state) {
     (void)state;
     struct flm_plan_step steps[3] = {{0.001, -1}, {0.002, -1}, {0.003, -1}};
-    const struct flm_plan_pipe p = {3, steps, 0, NULL, 0, 0.0005};
+    const struct flm_plan_pipe p = {3, steps, 0, NULL, 0, 0.0005, 0};
     struct flm_plan_pipe_result r;
     flm_plan_pipeline(&p, &r);
     assert_true(fabs(r.token_s - 0.0065) < 1e-12);
@@ -207,7 +207,7 @@ static void test_pipeline_mixed(void **state) {
     (void)state;
     struct flm_plan_step steps[6] = {{0.004, -1}, {0.004, -1}, {0.004, -1}, {0.001, 0}, {0.001, 1}, {0.001, 2}};
     const double io[3] = {0.006, 0.006, 0.006};
-    const struct flm_plan_pipe p = {6, steps, 3, io, 2, 0};
+    const struct flm_plan_pipe p = {6, steps, 3, io, 2, 0, 0};
     struct flm_plan_pipe_result r;
     flm_plan_pipeline(&p, &r);
     assert_true(r.token_s >= 0.018 - 1e-9);           // the disk needs 18 ms per token
@@ -259,7 +259,7 @@ static void test_missing_file(void **state) {
     assert_int_equal(st, FLM_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent/model.gguf"));
     struct flm_plan_disk d;
-    assert_int_equal(flm_plan_probe_disk("/nonexistent/x", 4, 0.01, &d, &err), FLM_ERR_IO);
+    assert_int_equal(flm_plan_probe_disk("/nonexistent/x", NULL, 4, 0.01, &d, &err), FLM_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent/x"));
 }
 
