@@ -536,11 +536,13 @@ flm_status flm_store_plan(struct flm_store *s, const struct flm_budget *b, struc
     struct tensor *saved = malloc((size_t)(s->n_t ? s->n_t : 1) * sizeof *saved);
     if (!saved) return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
     memcpy(saved, s->t, (size_t)s->n_t * sizeof *saved);
+    const struct flm_store_params saved_p = s->p;  // layout may tighten head_chunk
     struct flm_budget bb = *b;
     flm_status st = layout(s, &bb, rowbuf, err);
     if (st == FLM_OK) st = plan_fill(s, rowbuf, out, err);
     // undo: the store is as before, ready for its real commit
     memcpy(s->t, saved, (size_t)s->n_t * sizeof *saved);
+    s->p = saved_p;
     free(saved), free(s->units), free(s->spans), free(s->group_unit);
     s->units = NULL, s->spans = NULL, s->group_unit = NULL;
     s->n_units = s->n_spans = s->n_slots = s->max_reqs = 0;

@@ -115,12 +115,19 @@ static void test_dry_run_leaves_store(void **state) {
     assert_int_equal(flm_model_plan_store(m, ctx_bytes, &a, &ba, &err), FLM_OK);
     assert_int_equal(flm_model_plan_store(m, ctx_bytes + (8u << 20), &b, &bb, &err), FLM_OK);  // less room
     assert_true(b.pinned_bytes < a.pinned_bytes);
+    for (uint64_t extra = 20; extra <= 28; extra += 2) {  // tight plans (parts of the head cut smaller), refusals
+        struct flm_store_plan t;
+        struct flm_budget bt;
+        if (flm_model_plan_store(m, ctx_bytes + (extra << 20), &t, &bt, &err) == FLM_OK) flm_store_plan_free(&t);
+    }
     struct flm_context *ctx;
     assert_int_equal(flm_context_init(&ctx, m, &cp, &err), FLM_OK);
     struct flm_model_io io;
     flm_model_get_io(m, &io);
     assert_int_equal(io.pinned_bytes, a.pinned_bytes);
     assert_int_equal(io.pool_slots, a.n_slots);
+    assert_int_equal(io.pool_bytes, (uint64_t)a.n_slots * a.slot_bytes);
+    assert_int_equal(io.stream_bytes, a.stream_bytes);
     flm_store_plan_free(&a), flm_store_plan_free(&b);
     flm_context_free(ctx);
     flm_model_free(m);
