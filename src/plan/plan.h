@@ -5,9 +5,10 @@
 //
 // Three probes measure the machine (probe.c): the disk as the store reads it
 // (O_DIRECT reads of the model file itself by chunk size, at queue depth 1
-// and at the store's depth through io_uring), memory read bandwidth by
-// footprint, and the real matmul kernels on the file's own layer-0 and
-// LM-head weights (bytes/s per type). The residency is the store's own
+// and, over the tensors the store streams, at its depth through io_uring),
+// memory read bandwidth by footprint, and the real matmul kernels on the
+// file's own layer-0 and LM-head weights (time per shape, bytes/s per type),
+// also while reads stream (their slowdown, the read rate meanwhile). The residency is the store's own
 // choice, computed as a dry run (flm_store_plan: nothing read or allocated).
 // The cost arithmetic (cost.c) turns these into a row per layer (bytes from
 // memory and from flash, compute and read time, which bounds it) and a
