@@ -112,6 +112,11 @@ static void print_text(const struct opts *o, const struct flm_plan *pl) {
 }
 
 int cmd_plan(const struct opts *o) {
+    if (o->sparsity != 0 || o->sparse_window || o->spec.mode != FLM_SPEC_NONE) {
+        fprintf(stderr, "flashlm plan: %s is not modelled (plan predicts dense, plain generation)\n",
+                o->spec.mode != FLM_SPEC_NONE ? "--spec" : "--sparsity");
+        return EXIT_USAGE;
+    }
     struct flm_plan_params p = flm_plan_params_default();
     p.mem_budget = o->mem_budget;
     p.n_threads = o->n_threads;

@@ -2,7 +2,8 @@
 // object with the memory breakdown, the disk table, a row per layer and the
 // prediction (parseable numbers, rows adding up to the bytes streamed); the
 // text form names the prediction; a budget too small is refused with the
-// minimum and exit 1, as run refuses it; a missing file exits 1 naming it.
+// minimum and exit 1, as run refuses it; a missing file exits 1 naming it;
+// --sparsity (not modelled) is a usage error.
 #include "e2e/cli_util.h"
 
 #include <math.h>
@@ -77,6 +78,10 @@ static void test_refusals(void **state) {
     assert_non_null(strstr(msg, "nonexistent.gguf"));
     free(msg);
     assert_int_equal(run_cli("plan", &msg), 2);
+    free(msg);
+    snprintf(args, sizeof args, "plan -m %s --sparsity 50", model());
+    assert_int_equal(run_cli(args, &msg), 2);
+    assert_non_null(strstr(msg, "--sparsity is not modelled"));
     free(msg);
     assert_int_equal(run_cli("plan --help", &msg), 0);
     free(msg);
