@@ -133,10 +133,10 @@ flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *r
     uint64_t size;
     flm_status st = open_direct(path, &fd, &size, err);
     if (st) return st;
-    if (size < 8 * MIB) {
+    if (size < 4096) {
         close(fd);
-        return flm_err_set(err, FLM_ERR_INVALID, "plan: %s: %llu bytes is too small to measure reads on (8 MiB at least)",
-                           path, (unsigned long long)size);
+        return flm_err_set(err, FLM_ERR_INVALID, "plan: %s: %llu bytes is too small to measure reads on", path,
+                           (unsigned long long)size);
     }
     if (depth < 1) depth = 1;
     if (depth > 32) depth = 32;
@@ -151,13 +151,14 @@ flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *r
         {4096, true}, {64 << 10, true}, {MIB, false}, {4 * MIB, false}};
     const double each = seconds / 8;  // the store's own pattern (the last row) gets half
     for (size_t i = 0; i < sizeof qd1 / sizeof qd1[0] && !st; i++) {
+        if (qd1[i].chunk > size) continue;  // a small file: the chunks it holds
         struct flm_plan_disk_row *r = &out->row[out->n++];
         *r = (struct flm_plan_disk_row){qd1[i].chunk, 1, qd1[i].random, 0};
         st = disk_qd1(fd, path, size, qd1[i].chunk, qd1[i].random, each, buf, &r->bytes_per_s, err);
     }
     struct flm_io *io = NULL;
-    if (!st) st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
-    if (!st) {
+    if (!st && depth > 0) st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
+    if (!st && io) {
         struct flm_plan_disk_row *r = &out->row[out->n++];
         *r = (struct flm_plan_disk_row){MIB, depth, false, 0};
         struct cursor cur = {reg, size, 0, 0, 0};
