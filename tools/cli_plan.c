@@ -91,8 +91,11 @@ static void print_text(const struct opts *o, const struct flm_plan *pl) {
     if (pl->compute.io_slowdown > 0)
         printf("kernels while reads stream: %.2fx the time; reads meanwhile %.1f MB/s\n", pl->compute.io_slowdown,
                pl->compute.io_read_bps / 1e6);
-    printf("weights in memory: %.1f MiB touched per token, read at %.1f GB/s; streamed at %.1f MB/s (1 MiB x %d)\n",
-           mib(pl->footprint), pl->mem_bps / 1e9, pl->read_bps / 1e6, pl->read_depth);
+    printf("weights in memory: %.1f MiB touched per token, read at %.1f GB/s", mib(pl->footprint), pl->mem_bps / 1e9);
+    if (pl->n_units)
+        printf("; streamed at %.1f MB/s (1 MiB reads, %d per unit, %d units in flight)", pl->read_bps / 1e6,
+               pl->read_depth, pl->n_slots);
+    printf("\n");
     printf("\n%-8s %-9s %-9s %-9s %9s %9s %10s %8s  %s\n", "layer", "attn", "ffn", "head", "mem MiB", "flash MiB",
            "compute ms", "read ms", "bound");
     for (int g = 0; g < pl->n_rows; g++) {

@@ -141,7 +141,7 @@ static flm_status run_pipeline(const struct flm_model *m, const struct flm_store
     // The disk reads at one rate while the kernels run (reads queued between
     // layers, CPU shared) and at another while the pass waits: the rate per
     // token is their mix by the time spent in each, found by iterating.
-    const double idle = flm_plan_disk_rate(&pl->disk, MIB, pl->read_depth, false);
+    const double idle = flm_plan_disk_rate(&pl->disk, MIB, pl->read_depth * (sp->n_slots > 2 ? sp->n_slots : 2), false);
     const double busy = pl->compute.io_read_bps > 0 ? pl->compute.io_read_bps : idle;
     pl->read_bps = idle;
     for (int it = 0; it < 4; it++) {
@@ -173,7 +173,8 @@ static flm_status measure(const char *path, const struct flm_model *m, const str
     // the deep reads cycle over the tensors the store streams, as its reads do every token
     struct flm_plan_span *spans = calloc((size_t)(sp->n_tensors ? sp->n_tensors : 1), sizeof *spans);
     if (!spans) return flm_err_set(err, FLM_ERR_NOMEM, "plan: out of memory");
-    struct flm_plan_region reg = {0, spans, sp->stream_bytes < REGION_MAX ? sp->stream_bytes : REGION_MAX};
+    struct flm_plan_region reg = {0, spans, sp->stream_bytes < REGION_MAX ? sp->stream_bytes : REGION_MAX,
+                                  sp->n_slots};
     for (int i = 0; i < sp->n_tensors && sp->n_units; i++)
         if (!sp->t[i].pinned && sp->t[i].cls != FLM_STORE_EMBD) spans[reg.n++] = (struct flm_plan_span){sp->t[i].off, sp->t[i].bytes};
     flm_status st = flm_plan_probe_disk(path, &reg, pl->read_depth, 0.5 * secs, &pl->disk, err);
@@ -228,7 +229,7 @@ flm_status flm_plan_model(const char *path, const struct flm_plan_params *params
     }
     if (!st) {
         pl->mem_bps = flm_plan_mem_rate(&pl->memory, pl->footprint);
-        pl->read_bps = flm_plan_disk_rate(&pl->disk, MIB, pl->read_depth, false);  // refined by run_pipeline
+        pl->read_bps = 0;  // the store's rate: run_pipeline finds it
         const struct flm_store_tensor_plan *e = &sp.t[m->sid_embd];
         if (p.mem_budget && !e->pinned) {  // a row read at random per token, 4 KiB pages
             const double page_s = 4096.0 / flm_plan_disk_rate(&pl->disk, 4096, 1, true);

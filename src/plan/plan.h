@@ -90,6 +90,7 @@ struct flm_plan_region {
     int                         n;
     const struct flm_plan_span *spans;
     uint64_t                    limit;
+    int                         n_batches;  // a unit's reads each, in flight together (the store's buffers; >= 2)
 };
 
 // A weight matrix to time: its shape and type (data NULL) and where its
@@ -100,10 +101,10 @@ struct flm_plan_mat {
 };
 
 // O_DIRECT reads of the file at path: 4 KiB and 64 KiB at random offsets and
-// 1 MiB and 4 MiB sequentially, one at a time (pread), then 1 MiB reads
-// depth at a time through the store's reader (io_uring where it works) over
-// reg (NULL: the file), timed after one untimed pass over it; about seconds
-// in all.
+// 1 MiB and 4 MiB sequentially, one at a time (pread), then batches of depth
+// 1 MiB reads, reg->n_batches of them in flight (64 MiB at most), through the
+// store's reader (io_uring where it works) over reg (NULL: the file), timed
+// after one untimed pass over it; about seconds in all.
 flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *reg, int depth, double seconds,
                                struct flm_plan_disk *out, struct flm_err *err);
 // Read bandwidth of n_threads threads sweeping buffers from 4 MiB up to

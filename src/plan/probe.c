@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define MIB (1u << 20)
+#define MAX_BATCHES  8   // batches of deep reads in flight at most (the store's buffers)
+#define MAX_INFLIGHT 64  // MiB of deep reads in flight at most
 
 static double now_s(void) {
     struct timespec ts;
@@ -93,29 +95,40 @@ static flm_status disk_qd1(int fd, const char *path, uint64_t size, size_t chunk
     return FLM_OK;
 }
 
+// Batches in flight (the store's buffers, 2 to MAX_BATCHES) and requests per
+// batch (a unit's), at most MAX_INFLIGHT MiB in all and within the file.
+static void size_deep(const struct flm_plan_region *reg, uint64_t size, int *depth, int *nb) {
+    *nb = reg && reg->n_batches > 2 ? reg->n_batches : 2;
+    if (*nb > MAX_BATCHES) *nb = MAX_BATCHES;
+    if (*depth < 1) *depth = 1;
+    while (*nb > 2 && *nb * *depth > MAX_INFLIGHT) (*nb)--;
+    if (*depth * *nb > MAX_INFLIGHT) *depth = MAX_INFLIGHT / *nb;
+    if ((uint64_t)*depth * (uint64_t)*nb * MIB > size) *depth = (int)(size / ((uint64_t)*nb * MIB));
+}
+
 // depth 1 MiB reads per batch, two batches in flight, through the store's
 // reader, for about seconds or (timed false) until limit bytes were read.
-static flm_status disk_deep(struct flm_io *io, struct cursor *cur, int depth, double seconds, uint64_t limit,
+static flm_status disk_deep(struct flm_io *io, struct cursor *cur, int depth, int nb, double seconds, uint64_t limit,
                             uint8_t *buf, double *bps, struct flm_err *err) {
     struct flm_io_req reqs[64];
     uint64_t done = 0;
     flm_status st = FLM_OK;
     const double t0 = now_s();
     double t = t0;
-    bool inflight[2] = {false, false};
-    for (int k = 0; !st && (k < 4 || (limit ? done < limit : t - t0 < seconds)); k++) {
-        const int tag = k & 1;
+    bool inflight[MAX_BATCHES] = {false};
+    for (int k = 0; !st && (k < 2 * nb || (limit ? done < limit : t - t0 < seconds)); k++) {
+        const int tag = k % nb;
         if (inflight[tag]) {
             st = flm_io_wait(io, tag, err);
             inflight[tag] = false;
             done += (uint64_t)depth * MIB;
             t = now_s();
-            if (st || (k >= 4 && (limit ? done >= limit : t - t0 >= seconds))) break;
+            if (st || (k >= 2 * nb && (limit ? done >= limit : t - t0 >= seconds))) break;
         }
         for (int i = 0; i < depth; i++) reqs[i] = next_req(cur, buf + ((size_t)tag * depth + i) * MIB);
         if (!(st = flm_io_submit(io, tag, reqs, depth, err))) inflight[tag] = true;
     }
-    for (int tag = 0; tag < 2; tag++)
+    for (int tag = 0; tag < nb; tag++)
         if (inflight[tag]) {
             flm_status s2 = flm_io_wait(io, tag, st ? NULL : err);
             if (!st) st = s2;
@@ -138,10 +151,9 @@ flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *r
         return flm_err_set(err, FLM_ERR_INVALID, "plan: %s: %llu bytes is too small to measure reads on", path,
                            (unsigned long long)size);
     }
-    if (depth < 1) depth = 1;
-    if (depth > 32) depth = 32;
-    if ((uint64_t)depth * 2 * MIB > size) depth = (int)(size / (2 * MIB));
-    const size_t buf_bytes = (size_t)depth * 2 * MIB > 4 * MIB ? (size_t)depth * 2 * MIB : 4 * MIB;
+    int nb;
+    size_deep(reg, size, &depth, &nb);
+    const size_t buf_bytes = (size_t)depth * nb * MIB > 4 * MIB ? (size_t)depth * nb * MIB : 4 * MIB;
     uint8_t *buf = NULL;
     if (posix_memalign((void **)&buf, FLM_IO_ALIGN, buf_bytes)) {
         close(fd);
@@ -157,15 +169,15 @@ flm_status flm_plan_probe_disk(const char *path, const struct flm_plan_region *r
         st = disk_qd1(fd, path, size, qd1[i].chunk, qd1[i].random, each, buf, &r->bytes_per_s, err);
     }
     struct flm_io *io = NULL;
-    if (!st && depth > 0) st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
+    if (!st && depth > 0) st = flm_io_open(&io, fd, path, FLM_IO_AUTO, nb, nb * depth, err);
     if (!st && io) {
         struct flm_plan_disk_row *r = &out->row[out->n++];
-        *r = (struct flm_plan_disk_row){MIB, depth, false, 0};
+        *r = (struct flm_plan_disk_row){MIB, depth * nb, false, 0};
         struct cursor cur = {reg, size, 0, 0, 0};
         double first;
         const uint64_t pass = reg && reg->n ? reg->limit : 0;
-        if (pass) st = disk_deep(io, &cur, depth, 0, pass, buf, &first, err);  // once over, untimed
-        if (!st) st = disk_deep(io, &cur, depth, 4 * each, 0, buf, &r->bytes_per_s, err);
+        if (pass) st = disk_deep(io, &cur, depth, nb, 0, pass, buf, &first, err);  // once over, untimed
+        if (!st) st = disk_deep(io, &cur, depth, nb, 4 * each, 0, buf, &r->bytes_per_s, err);
     }
     flm_io_close(io);
     free(buf);
@@ -323,10 +335,10 @@ static flm_status read_mat(int fd, const char *path, uint64_t size, const struct
 // time kept in flight when io (submitted between matmuls, as the store
 // queues units between layers); mean seconds per round, bytes read.
 static flm_status rounds(struct flm_pool *pool, struct timed *t, int n, const float *x, float *y, void *scratch,
-                         struct flm_io *io, struct cursor *cur, int depth, uint8_t *rbuf, double seconds,
+                         struct flm_io *io, struct cursor *cur, int depth, int nb, uint8_t *rbuf, double seconds,
                          double *per_round, double *read_bps, struct flm_err *err) {
     struct flm_io_req reqs[64];
-    bool inflight[2] = {false, false};
+    bool inflight[MAX_BATCHES] = {false};
     uint64_t done = 0;
     int n_rounds = 0;
     flm_status st = FLM_OK;
@@ -334,7 +346,7 @@ static flm_status rounds(struct flm_pool *pool, struct timed *t, int n, const fl
     double el = 0;
     while (!st && (n_rounds < 2 || (el = now_s() - t0) < seconds)) {
         for (int i = 0; i < n && !st; i++) {
-            for (int tag = 0; io && tag < 2 && !st; tag++) {
+            for (int tag = 0; io && tag < nb && !st; tag++) {
                 if (inflight[tag] && flm_io_busy(io, tag)) continue;
                 if (inflight[tag]) {
                     st = flm_io_wait(io, tag, err);
@@ -349,7 +361,7 @@ static flm_status rounds(struct flm_pool *pool, struct timed *t, int n, const fl
         n_rounds++;
     }
     el = now_s() - t0;
-    for (int tag = 0; io && tag < 2; tag++)
+    for (int tag = 0; io && tag < nb; tag++)
         if (inflight[tag]) {
             flm_status s2 = flm_io_wait(io, tag, st ? NULL : err);
             if (!st) st = s2;
@@ -363,24 +375,24 @@ static flm_status rounds(struct flm_pool *pool, struct timed *t, int n, const fl
 static flm_status probe_overlap(int fd, const char *path, uint64_t size, struct flm_pool *pool, struct timed *t, int n,
                                 const float *x, float *y, void *scratch, const struct flm_plan_region *reg, int depth,
                                 double seconds, struct flm_plan_compute *out, struct flm_err *err) {
-    if (depth > 32) depth = 32;
-    if ((uint64_t)depth * 2 * MIB > size) depth = (int)(size / (2 * MIB));
+    int nb;
+    size_deep(reg, size, &depth, &nb);
     if (depth < 1) return FLM_OK;
     struct flm_io *io;
-    flm_status st = flm_io_open(&io, fd, path, FLM_IO_AUTO, 2, 2 * depth, err);
+    flm_status st = flm_io_open(&io, fd, path, FLM_IO_AUTO, nb, nb * depth, err);
     if (st) return st;
     uint8_t *rbuf = NULL;
-    if (posix_memalign((void **)&rbuf, FLM_IO_ALIGN, (size_t)depth * 2 * MIB)) {
+    if (posix_memalign((void **)&rbuf, FLM_IO_ALIGN, (size_t)depth * nb * MIB)) {
         flm_io_close(io);
         return flm_err_set(err, FLM_ERR_NOMEM, "plan: out of memory for the read buffers");
     }
     double alone, under, none, bps;
-    st = rounds(pool, t, n, x, y, scratch, NULL, 0, 0, NULL, seconds / 3, &alone, &none, err);
+    st = rounds(pool, t, n, x, y, scratch, NULL, NULL, 0, 0, NULL, seconds / 3, &alone, &none, err);
     struct cursor cur = {reg, size, 0, 0, 0};
-    if (!st) st = rounds(pool, t, n, x, y, scratch, io, &cur, depth, rbuf, seconds / 3, &under, &bps, err);
+    if (!st) st = rounds(pool, t, n, x, y, scratch, io, &cur, depth, nb, rbuf, seconds / 3, &under, &bps, err);
     if (!st) {
         double again;  // alone once more, after: the machine may have changed meanwhile
-        st = rounds(pool, t, n, x, y, scratch, NULL, 0, 0, NULL, seconds / 3, &again, &none, err);
+        st = rounds(pool, t, n, x, y, scratch, NULL, NULL, 0, 0, NULL, seconds / 3, &again, &none, err);
         alone = 0.5 * (alone + again);
         out->io_slowdown = under / alone;
         out->io_read_bps = bps;
