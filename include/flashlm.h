@@ -127,6 +127,7 @@ struct flm_model_io {
     uint64_t         neuron_reads;       // their read requests
     uint64_t         neuron_cache_bytes; // memory of the caches
     int32_t          neuron_capacity;    // neurons each streamed layer's cache holds
+    int32_t          neuron_layers;      // FFN layers served by a neuron cache (the others are pinned)
 };
 void flm_model_get_io(const struct flm_model *model, struct flm_model_io *out);
 

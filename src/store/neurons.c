@@ -130,6 +130,7 @@ void flm_neurons_set_layer(struct flm_neurons *nc, int k, uint64_t off, size_t r
 size_t flm_neurons_stride(const struct flm_neurons *nc) { return nc->p.bundle_bytes; }
 const uint8_t *flm_neurons_base(const struct flm_neurons *nc, int k) { return nc->c[k].slots; }
 int32_t flm_neurons_capacity(const struct flm_neurons *nc) { return nc->p.capacity; }
+int flm_neurons_n_layers(const struct flm_neurons *nc) { return nc->p.n_layers; }
 void flm_neurons_get_stats(const struct flm_neurons *nc, struct flm_neurons_stats *out) { *out = nc->st; }
 
 static bool fresh_at(const struct flm_neurons *nc, const struct cache *c, int32_t s, int64_t t) {

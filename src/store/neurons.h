@@ -83,6 +83,7 @@ flm_status flm_neurons_fetch(struct flm_neurons *nc, int k, const int32_t *live,
 const uint8_t *flm_neurons_base(const struct flm_neurons *nc, int k);
 size_t         flm_neurons_stride(const struct flm_neurons *nc);  // bytes from one slot to the next
 int32_t        flm_neurons_capacity(const struct flm_neurons *nc);
+int            flm_neurons_n_layers(const struct flm_neurons *nc);
 // Neurons cached in k now (within the window, when there is one).
 int32_t flm_neurons_cached(const struct flm_neurons *nc, int k);
 void    flm_neurons_get_stats(const struct flm_neurons *nc, struct flm_neurons_stats *out);

@@ -20,7 +20,7 @@
 #define HEAD_CHUNK (4u << 20)   // smallest unit the LM head is cut into when it streams alone
 #define A          ((uint64_t)FLM_IO_ALIGN)
 #define NEURON_REQS   256         // neuron reads per batch
-#define NEURON_GAP    (8u << 10)  // neuron ranges this close are read as one
+#define NEURON_GAP    0           // merge neuron ranges whose pages touch (larger gaps read more, not faster)
 #define NEURON_STAGE  (2u << 20)  // most bytes of neuron reads in flight
 
 typedef unsigned long long ull;
@@ -614,6 +614,7 @@ void flm_store_get_io(const struct flm_store *s, struct flm_model_io *o) {
         o->neuron_reads = ns.n_reads;
         o->neuron_cache_bytes = s->neuron_bytes;
         o->neuron_capacity = flm_neurons_capacity(s->nc);
+        o->neuron_layers = flm_neurons_n_layers(s->nc);
         o->bytes_read += ns.bytes_read;
         o->n_reads += ns.n_reads;
         o->io_wait_seconds += (double)ns.wait_ns * 1e-9;
