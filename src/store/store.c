@@ -605,6 +605,8 @@ void flm_store_get_io(const struct flm_store *s, struct flm_model_io *o) {
     o->n_reads = s->n_reads;
     o->io_wait_seconds = (double)s->wait_ns * 1e-9;
     o->cache_hit_rate = -1.0;
+    o->neuron_lookups = o->neuron_hits = o->neuron_bytes_read = o->neuron_reads = o->neuron_cache_bytes = 0;
+    o->neuron_capacity = o->neuron_layers = 0;
     if (s->nc) {
         struct flm_neurons_stats ns;
         flm_neurons_get_stats(s->nc, &ns);
