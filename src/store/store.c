@@ -218,17 +218,22 @@ static int64_t head_part_rows(const struct tensor *t, size_t slot) {
 static struct plan measure(const struct flm_store *s) {
     struct plan pl = {0, 0};
     size_t *grp = calloc((size_t)s->n_groups + 1, sizeof *grp);
-    size_t head = 0;
+    size_t head = 0, head_row_min = 0;
     for (int i = 0; i < s->n_t; i++) {
         const struct tensor *t = &s->t[i];
         if (t->skip || (t->role == FLM_STORE_ROLE_BUNDLE && !t->pinned)) continue;  // never read, or neuron by neuron
         if (t->pinned) pl.pinned += tensor_span(t);
-        else if (t->cls == FLM_STORE_HEAD) head += tensor_span(t);
+        else if (t->cls == FLM_STORE_HEAD) {
+            head += tensor_span(t);
+            head_row_min = (size_t)t->rows_align * t->row_bytes + 2 * A;  // one row group and its page slack
+        }
         else if (t->cls != FLM_STORE_EMBD && grp) grp[t->group] += tensor_span(t);
     }
     for (int g = 0; grp && g < s->n_groups; g++) pl.slot = grp[g] > pl.slot ? grp[g] : pl.slot;
-    if (head) {  // cut into parts no smaller than a layer's unit (or HEAD_CHUNK)
-        const size_t want = pl.slot > s->p.head_chunk ? pl.slot : s->p.head_chunk, part = head < want ? head : want;
+    if (head) {  // cut into parts no smaller than a layer's unit (or head_chunk), each a whole row group
+        size_t want = pl.slot > s->p.head_chunk ? pl.slot : s->p.head_chunk;
+        want = want > head_row_min ? want : head_row_min;
+        const size_t part = head < want ? head : want;
         pl.slot = part > pl.slot ? part : pl.slot;
     }
     if (!grp) pl.slot = SIZE_MAX / 4;  // no memory to plan with: never fits
@@ -462,6 +467,7 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
     const size_t rowbuf = rowbuf_need(s);
     neuron_prepare(s);
     for (int i = 0; i < s->n_t; i++) s->t[i].pinned = s->t[i].cls == FLM_STORE_NORM;
+    if (!fits(s, other, rowbuf)) s->p.head_chunk = 1;  // tight: an LM head streamed alone in parts of a layer's size
     const struct plan least = measure(s);
     if (!fits(s, other, rowbuf)) {
         char what[160], sz[32], nz[32];

@@ -54,7 +54,8 @@ struct flm_store_params {
     enum flm_io_kind io;
     int              max_slots;  // 0: 8
     int              min_slots;  // stream buffers kept when choosing pins (prefetch depth); 0: 2
-    size_t           head_chunk; // smallest part an LM head that streams alone is cut into; 0: 8 MiB
+    size_t           head_chunk; // smallest part an LM head that streams alone is cut into; 0: 4 MiB
+                                 // (a budget too small for that cuts it as small as a layer's unit)
 };
 
 struct flm_store;
