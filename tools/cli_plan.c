@@ -17,7 +17,10 @@ static const char *where_str(enum flm_plan_where w) {
 }
 
 static void print_json(const struct opts *o, const struct flm_plan *pl) {
-    static const char *const items[FLM_MEM_N] = {"runtime", "metadata", "context", "pinned", "stream"};
+    static const char *const items[FLM_MEM_N] = {[FLM_MEM_RUNTIME] = "runtime", [FLM_MEM_META] = "metadata",
+                                                 [FLM_MEM_CONTEXT] = "context", [FLM_MEM_PINNED] = "pinned",
+                                                 [FLM_MEM_STREAM] = "stream", [FLM_MEM_NEURON] = "neuron"};
+    _Static_assert(FLM_MEM_N == 6, "a name for every accountant item");
     printf("{\"model\": \"%s\", \"file_bytes\": %llu, \"weight_bytes\": %llu, \"mem_budget\": %llu, \"threads\": %d, "
            "\"n_ctx\": %d,\n \"memory\": {",
            o->model, (unsigned long long)pl->file_bytes, (unsigned long long)pl->weight_bytes,

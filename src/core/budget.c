@@ -10,6 +10,7 @@ static const char *const item_names[FLM_MEM_N] = {
     [FLM_MEM_CONTEXT] = "context (KV cache, scratch, logits)",
     [FLM_MEM_PINNED] = "pinned weights",
     [FLM_MEM_STREAM] = "stream buffers",
+    [FLM_MEM_NEURON] = "neuron caches",
 };
 
 uint64_t flm_budget_total(const struct flm_budget *b) {

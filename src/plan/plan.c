@@ -59,7 +59,7 @@ static enum flm_plan_where where_of(const struct flm_store_plan *sp, int group, 
     enum flm_plan_where w = FLM_PLAN_NONE;
     for (int i = 0; i < sp->n_tensors; i++) {
         const struct flm_store_tensor_plan *t = &sp->t[i];
-        if (t->group != group || t->cls != cls) continue;
+        if (t->group != group || t->cls != cls || t->skip) continue;
         if (!t->pinned) return cls == FLM_STORE_EMBD ? FLM_PLAN_ON_DEMAND : FLM_PLAN_STREAMED;
         w = FLM_PLAN_PINNED;
     }
@@ -176,7 +176,7 @@ static flm_status measure(const char *path, const struct flm_model *m, const str
     struct flm_plan_region reg = {0, spans, sp->stream_bytes < REGION_MAX ? sp->stream_bytes : REGION_MAX,
                                   sp->n_slots};
     for (int i = 0; i < sp->n_tensors && sp->n_units; i++)
-        if (!sp->t[i].pinned && sp->t[i].cls != FLM_STORE_EMBD) spans[reg.n++] = (struct flm_plan_span){sp->t[i].off, sp->t[i].bytes};
+        if (!sp->t[i].pinned && !sp->t[i].skip && sp->t[i].cls != FLM_STORE_EMBD) spans[reg.n++] = (struct flm_plan_span){sp->t[i].off, sp->t[i].bytes};
     flm_status st = flm_plan_probe_disk(path, &reg, pl->read_depth, 0.5 * secs, &pl->disk, err);
     if (!st) st = flm_plan_probe_mem(p->probe_mem_max, p->n_threads, 0.15 * secs, &pl->memory, err);
     struct flm_plan_mat mats[FLM_PLAN_MAX_ROWS + FLM_LAYER_MAX_W];
