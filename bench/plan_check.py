@@ -10,7 +10,7 @@ predicted and measured tokens/s, the error, and the bytes read, I/O wait and
 compute per token of both. The goal: every error within +-25%. Needs root
 for the budget rows.
 
-Usage: sudo python3 bench/plan_check.py [-n 16] [--pct 50 25] MODEL...
+Usage: sudo python3 bench/plan_check.py [-n 16] MODEL... [--pct 50 25]
 """
 import argparse
 import json
