@@ -10,7 +10,7 @@ predicted and measured tokens/s, the error, and the bytes read, I/O wait and
 compute per token of both. The goal: every error within +-25%. Needs root
 for the budget rows.
 
-Usage: sudo python3 bench/plan_check.py [-n 16] MODEL... [--pct 50 25]
+Usage: sudo python3 bench/plan_check.py [-n 16] MODEL... [--pct 50 25] [--reps R]
 """
 import argparse
 import json
@@ -40,12 +40,23 @@ def plan(model, budget, n, timeout):
             "mem_bps": j["mem_bytes_per_s"], "pinned": j["pinned_bytes"], "slots": j["pool_slots"]}
 
 
+def median_run(runs, key):
+    """The run with the median value of key (the first failure if any failed)."""
+    bad = [r for r in runs if r.get("rc") != 0]
+    if bad:
+        return bad[0]
+    runs = sorted(runs, key=lambda r: r[key])
+    return runs[(len(runs) - 1) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="+")
     ap.add_argument("-n", type=int, default=16)
     ap.add_argument("--pct", type=int, nargs="+", default=[50, 25])
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--reps", type=int, default=1,
+                    help="plan and measured run alternate this many times; the medians are compared")
     a = ap.parse_args()
     cg = budget_compare.Cgroup("flm_plan_check_%d" % os.getpid())
     rows = []
@@ -54,8 +65,11 @@ def main():
             size = os.path.getsize(m)
             for pct in [0] + a.pct:
                 b = size * pct // 100
-                pred = plan(m, b, a.n, a.timeout)
-                meas = budget_compare.flashlm_run(cg if b else None, m, b, a.n, a.timeout)
+                preds, meass = [], []
+                for _ in range(a.reps):
+                    preds.append(plan(m, b, a.n, a.timeout))
+                    meass.append(budget_compare.flashlm_run(cg if b else None, m, b, a.n, a.timeout))
+                pred, meas = median_run(preds, "tok_s"), median_run(meass, "tg_tok_s")
                 r = {"model": os.path.basename(m), "pct": pct, "budget": b, "predicted": pred, "measured": meas}
                 if pred.get("rc") == 0 and meas.get("rc") == 0:
                     r["error"] = pred["tok_s"] / meas["tg_tok_s"] - 1
