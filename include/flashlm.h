@@ -379,7 +379,8 @@ struct flm_calib_params {
     int32_t     n_tokens;   // calibration tokens to use at most (default 8192)
     int32_t     chunk_len;  // tokens per pass, each from an empty cache (default 512)
     int32_t     n_threads;  // 0 = all cores
-    bool        per_layer;  // one threshold per layer on |act| (CATS) instead of per channel (CHESS)
+    const char *method;     // "chess-cond" (default; also for NULL), "global", "chess-down", "chess" or "cats":
+                            // see src/sparse/sparse.h
     int32_t     n_levels;   // sparsity levels to store (default 5: 0.3 0.4 0.5 0.6 0.7)
     float       levels[16]; // ascending fractions in (0, 1)
 };

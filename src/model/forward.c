@@ -166,7 +166,7 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
     const int E = hp->n_embd;
     norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
     trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
-    if (c->sparse_level >= 0) flm_ffn_sparse(c, l, il, n);  // model/ffn_sparse.c
+    if (c->sparse_level >= 0 && l->sparse_thr) flm_ffn_sparse(c, l, il, n);  // model/ffn_sparse.c
     else ffn_dense(c, l, il, n);
     trace(c, "ffn_out", il, c->xb2, (size_t)n * E);
     if (l->post_ffn_norm) {

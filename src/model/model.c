@@ -188,6 +188,11 @@ static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
     return bind_bundles(m, err);
 }
 
+void flm_model_sparse_set(struct flm_model *m, const struct flm_sparse_levels *lv, const float *const *thr) {
+    m->sparse = *lv;
+    for (int il = 0; il < m->hp.n_layer; il++) m->layers[il].sparse_thr = thr ? thr[il] : NULL;
+}
+
 // ---------------------------------------------------------------- open / free
 
 static flm_status load_meta(struct flm_model *m, struct flm_err *err) {
