@@ -13,11 +13,18 @@ For each MODEL and each budget (percent of the file size):
 and, once per model, flashlm without a budget (in memory, warm) for the
 ratio. Needs root. Prints a JSON line per run and a Markdown table.
 
-Usage: sudo python3 bench/budget_compare.py [-n TOKENS] [--pct 50 25] MODEL...
+--flashlm-args "FLAGS" (may be repeated) adds flags to every flashlm run of
+a variant (each variant runs in memory and under each budget), e.g.
+"--sparsity 50" and "--sparsity 50 --sparse-window 4" on a calibrated,
+bundled file; its rows also give the neuron cache's hit rate and reads.
+--no-llama leaves out the llama.cpp runs.
+
+Usage: sudo python3 bench/budget_compare.py [-n TOKENS] [--pct 50 25] [--flashlm-args FLAGS]... [--no-llama] MODEL...
 """
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -101,8 +108,8 @@ def drop_caches():
         f.write("3")
 
 
-def flashlm_run(cg, model, budget, n, timeout):
-    argv = [FLASHLM, "bench", "-m", model, "-t", "2", "-p", "8", "-n", str(n), "-r", "1", "--json"]
+def flashlm_run(cg, model, budget, n, timeout, extra=""):
+    argv = [FLASHLM, "bench", "-m", model, "-t", "2", "-p", "8", "-n", str(n), "-r", "1", "--json"] + shlex.split(extra)
     if budget:
         argv += ["--mem-budget", str(budget)]
     ooms0 = cg.ooms() if cg else 0
@@ -113,14 +120,16 @@ def flashlm_run(cg, model, budget, n, timeout):
     else:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         rc, out, err = p.returncode, p.stdout, p.stderr
-    r = {"engine": "flashlm", "model": os.path.basename(model), "budget": budget, "rc": rc}
+    r = {"engine": "flashlm", "model": os.path.basename(model), "flags": extra, "budget": budget, "rc": rc}
     if cg:
         r.update(peak=cg.peak(), oom_kills=cg.ooms() - ooms0)
     if rc == 0:
         j = json.loads(out)
         r.update(tg_tok_s=j["tg"]["tok_s_median"], read_per_token=j["tg_read_bytes_per_token"],
                  io_wait_s=j["tg_io_wait_s_per_token"], compute_s=j["tg_compute_s_per_token"],
-                 read_gb_s=j["tg_read_gb_s"], pinned=j["pinned_bytes"], stream=j["stream_bytes"], io=j["io"])
+                 read_gb_s=j["tg_read_gb_s"], pinned=j["pinned_bytes"], stream=j["stream_bytes"], io=j["io"],
+                 hit_rate=j.get("cache_hit_rate"), neuron_read_per_token=j.get("tg_neuron_read_bytes_per_token", 0),
+                 neuron_layers=j.get("neuron_layers", 0), neuron_capacity=j.get("neuron_capacity", 0))
     else:
         r["error"] = err.strip().splitlines()[-1] if err.strip() else ""
     return r
@@ -154,7 +163,12 @@ def main():
     ap.add_argument("-n", type=int, default=8)
     ap.add_argument("--pct", type=int, nargs="+", default=[50, 25])
     ap.add_argument("--timeout", type=int, default=900)
+    ap.add_argument("--flashlm-args", action="append", default=None,
+                    help="flags for every flashlm run of a variant (repeat for more variants)")
+    ap.add_argument("--no-llama", action="store_true", help="leave out the llama.cpp runs")
     a = ap.parse_args()
+    if a.no_llama or a.flashlm_args:
+        return flashlm_variants(a)
     cg = Cgroup("flm_budget_compare_%d" % os.getpid())
     rows = []
     try:
@@ -186,6 +200,42 @@ def main():
             "%.2f" % f["read_gb_s"] if ok else "-",
             "%.1f" % (f["peak"] / 2**20) if f.get("peak") else "-",
             fmt(ld), fmt(ln), "%.1f" % (ln["peak"] / 2**20) if ln.get("peak") else "-", ratio))
+
+
+def flashlm_variants(a):
+    """flashlm alone, one row per model, variant and budget (the neuron cache columns)."""
+    cg = Cgroup("flm_budget_compare_%d" % os.getpid())
+    rows = []
+    try:
+        for m in a.models:
+            size = os.path.getsize(m)
+            for extra in a.flashlm_args or [""]:
+                mem = flashlm_run(None, m, 0, a.n, a.timeout, extra)
+                print(json.dumps(mem), flush=True)
+                for pct in a.pct:
+                    b = size * pct // 100
+                    f = flashlm_run(cg, m, b, a.n, a.timeout, extra)
+                    print(json.dumps(f), flush=True)
+                    rows.append((m, extra, pct, b, mem, f))
+    finally:
+        cg.remove()
+    print("\n| model | flags | budget | tok/s | in-memory tok/s (same flags) | of in-memory | MiB read/token | "
+          "of which neuron reads | neuron cache (layers x neurons) | hit rate | I/O wait / compute ms per token | "
+          "peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m, extra, pct, b, mem, f in rows:
+        ok = f.get("rc") == 0
+        print("| %s | %s | %d%% (%.0f MiB) | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            os.path.basename(m), extra or "(dense)", pct, b / 2**20, fmt(f),
+            "%.2f" % mem["tg_tok_s"] if mem.get("rc") == 0 else fmt(mem),
+            "%.0f%%" % (100 * f["tg_tok_s"] / mem["tg_tok_s"]) if ok and mem.get("rc") == 0 else "-",
+            "%.1f" % (f["read_per_token"] / 2**20) if ok else "-",
+            "%.1f" % (f["neuron_read_per_token"] / 2**20) if ok and f.get("neuron_layers") else "-",
+            "%d x %d" % (f["neuron_layers"], f["neuron_capacity"]) if ok and f.get("neuron_layers") else "-",
+            "%.3f" % f["hit_rate"] if ok and f.get("hit_rate") is not None else "-",
+            "%.0f / %.0f" % (f["io_wait_s"] * 1e3, f["compute_s"] * 1e3) if ok else "-",
+            "%.1f" % (f["peak"] / 2**20) if f.get("peak") else "-"))
+    return 0
 
 
 if __name__ == "__main__":

@@ -118,7 +118,16 @@ struct flm_model_io {
     uint64_t         bytes_read;      // weight bytes read from the file
     uint64_t         n_reads;         // read requests
     double           io_wait_seconds; // time the forward pass waited for reads
-    double           cache_hit_rate;  // of the neuron cache; < 0 when there is none
+    double           cache_hit_rate;  // of the neuron cache (hits / lookups so far); < 0 when there is none
+    // the neuron cache of a sparse context under a budget with row-column bundles (all 0 without one);
+    // its reads and waits are also in bytes_read, n_reads and io_wait_seconds
+    uint64_t         neuron_lookups;     // live FFN neurons looked up
+    uint64_t         neuron_hits;        // of which cached
+    uint64_t         neuron_bytes_read;  // bytes read for the misses (aligned, merged ranges)
+    uint64_t         neuron_reads;       // their read requests
+    uint64_t         neuron_cache_bytes; // memory of the caches
+    int32_t          neuron_capacity;    // neurons each streamed layer's cache holds
+    int32_t          neuron_layers;      // FFN layers served by a neuron cache (the others are pinned)
 };
 void flm_model_get_io(const struct flm_model *model, struct flm_model_io *out);
 

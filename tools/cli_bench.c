@@ -5,8 +5,9 @@
 // memory of the process, and the effective bandwidth of generation (weight
 // bytes one token reads / time per token). Under --mem-budget it also
 // reports, per generated token, the bytes read from the file, the time the
-// forward pass waited for reads and the time left for computing, and the
-// neuron-cache hit rate (null until a cache exists).
+// forward pass waited for reads and the time left for computing, and, with
+// --sparsity on a bundled file, the neuron cache's hit rate and reads over
+// the generated tokens (null without a neuron cache).
 //
 // With --spec it measures speculative decoding instead: each repetition
 // generates -n tokens greedily from the same prompt (-f FILE, else -p tokens
@@ -35,7 +36,8 @@ static struct stat3 summarize(double *v, int n) {
 }
 
 struct io_sum {
-    double bytes, wait, seconds;  // over the generation phases
+    double bytes, wait, seconds;        // over the generation phases
+    double lookups, hits, neuron_bytes; // of the neuron cache, over the same
     int    tokens;
 };
 
@@ -60,6 +62,9 @@ static int bench_once(struct engine *e, const struct opts *o, const int32_t *pro
         io->bytes += (double)(b.bytes_read - a.bytes_read);
         io->wait += b.io_wait_seconds - a.io_wait_seconds;
         io->seconds += t2 - t1;
+        io->lookups += (double)(b.neuron_lookups - a.neuron_lookups);
+        io->hits += (double)(b.neuron_hits - a.neuron_hits);
+        io->neuron_bytes += (double)(b.neuron_bytes_read - a.neuron_bytes_read);
         io->tokens += o->bench_n;
     }
     *pp = o->bench_p > 0 ? o->bench_p / (t1 - t0) : 0;
@@ -211,7 +216,8 @@ int cmd_bench(const struct opts *o) {
         const double rate = io.seconds > 0 ? io.bytes / io.seconds / 1e9 : 0;
         char hit[32];
         if (mio.cache_hit_rate < 0) snprintf(hit, sizeof hit, "null");
-        else snprintf(hit, sizeof hit, "%.4f", mio.cache_hit_rate);
+        else snprintf(hit, sizeof hit, "%.4f", io.lookups > 0 ? io.hits / io.lookups : 0.0);
+        const double nrd = io.neuron_bytes / nt;
         if (oo.json) {
             printf("{\"model\": \"%s\", \"arch\": \"%s\", \"file_bytes\": %llu, \"threads\": %d, \"reps\": %d,\n"
                    " \"pp\": {\"tokens\": %d, \"tok_s_median\": %.2f, \"tok_s_min\": %.2f, \"tok_s_max\": %.2f},\n"
@@ -220,13 +226,16 @@ int cmd_bench(const struct opts *o) {
                    " \"mem_budget\": %llu, \"pinned_bytes\": %llu, \"stream_bytes\": %llu, \"pool_slots\": %d,"
                    " \"io\": \"%s\", \"direct\": %s,\n"
                    " \"tg_read_bytes_per_token\": %.0f, \"tg_io_wait_s_per_token\": %.6f,"
-                   " \"tg_compute_s_per_token\": %.6f, \"tg_read_gb_s\": %.3f, \"cache_hit_rate\": %s}\n",
+                   " \"tg_compute_s_per_token\": %.6f, \"tg_read_gb_s\": %.3f, \"cache_hit_rate\": %s,\n"
+                   " \"neuron_layers\": %d, \"neuron_capacity\": %d, \"neuron_cache_bytes\": %llu,"
+                   " \"tg_neuron_read_bytes_per_token\": %.0f}\n",
                    oo.model, mi.arch, (unsigned long long)mi.file_size, threads, oo.bench_reps, oo.bench_p, p.median,
                    p.min, p.max, oo.bench_n, g.median, g.min, g.max, (long long)ru.ru_maxrss * 1024,
                    (unsigned long long)mi.token_bytes, gbps, (unsigned long long)mio.mem_budget,
                    (unsigned long long)mio.pinned_bytes, (unsigned long long)mio.stream_bytes, mio.pool_slots,
                    !mio.mem_budget ? "none" : mio.io == FLM_IO_URING ? "io_uring" : "pread", mio.direct ? "true" : "false",
-                   rd, wait, comp, rate, hit);
+                   rd, wait, comp, rate, hit, mio.neuron_layers, mio.neuron_capacity,
+                   (unsigned long long)mio.neuron_cache_bytes, nrd);
         } else {
             printf("model %s (%s, %.1f MiB), threads %s, %d repetitions\n", oo.model, mi.arch, mi.file_size / 1048576.0,
                    threads ? "set" : "all", oo.bench_reps);
@@ -239,6 +248,9 @@ int cmd_bench(const struct opts *o) {
                        "%.1f ms computing; cache hit rate %s\n",
                        mio.mem_budget / 1048576.0, rd / 1048576.0, rate, wait * 1e3, comp * 1e3,
                        mio.cache_hit_rate < 0 ? "n/a (no neuron cache)" : hit);
+            if (mio.neuron_layers)
+                printf("neuron cache: %d layers x %d neurons (%.1f MiB); per token %.1f MiB of neuron reads\n",
+                       mio.neuron_layers, mio.neuron_capacity, mio.neuron_cache_bytes / 1048576.0, nrd / 1048576.0);
         }
     }
     if (!rc) cli_print_sparse(e.ctx);

@@ -41,12 +41,17 @@ static const char *usage_common =
     "      --no-mmap           read the model into memory instead of mapping it\n"
     "      --sparsity LEVEL    skip FFN neurons under the model's LEVEL thresholds (e.g. 50 or 0.5;\n"
     "                          the model must come from 'flashlm calibrate'; default: dense)\n"
-    "      --sparse-window N   with --sparsity: also report the FFN bytes a store would read if\n"
-    "                          neurons live in the last N tokens stayed cached (windowing)\n"
+    "      --sparse-window N   with --sparsity: a neuron stays cached only while live in one of the\n"
+    "                          last N tokens (windowing; the --mem-budget neuron cache; default:\n"
+    "                          as long as the cache has room); also reports the FFN bytes such a\n"
+    "                          cache would read\n"
     "      --mem-budget SIZE   keep peak memory (page cache of the model included) under SIZE\n"
     "                          (e.g. 512M, 1.5G): weights that do not fit are streamed from the\n"
     "                          file with direct reads; refused up front when SIZE is too small;\n"
-    "                          the default context is then 1024 tokens\n";
+    "                          the default context is then 1024 tokens. With --sparsity and a file\n"
+    "                          from 'flashlm convert --bundle', streamed FFN layers read only the\n"
+    "                          live neurons' bundles, through a neuron cache (all contexts of the\n"
+    "                          model then use that level); without bundles they read the whole FFN\n";
 
 static const char *usage_sampling =
     "  -n, --n-predict N       tokens to generate (default 128 for run; -1: until end of text)\n"
@@ -368,6 +373,11 @@ int cli_engine_open(struct engine *e, const struct opts *o, bool sampler) {
                 mi.mem_budget / 1048576.0, mi.mem_planned / 1048576.0, mi.pinned_bytes / 1048576.0,
                 mi.stream_bytes / 1048576.0, mi.pool_slots, mi.pool_slots ? mi.pool_bytes / 1048576.0 / mi.pool_slots : 0.0,
                 mi.io == FLM_IO_URING ? "io_uring" : "pread", mi.direct ? ", O_DIRECT" : ", page cache dropped");
+        if (mi.neuron_layers)
+            fprintf(stderr,
+                    "flashlm: neuron cache: %d FFN layers read live neurons' bundles on demand, %d neurons cached "
+                    "per layer (%.1f MiB)\n",
+                    mi.neuron_layers, mi.neuron_capacity, mi.neuron_cache_bytes / 1048576.0);
     }
     return 0;
 fail:
@@ -405,8 +415,8 @@ void cli_print_sparse(const struct flm_context *ctx) {
             k * (double)s.bytes_bundled, 100.0 * (double)s.bytes_bundled / (double)s.bytes_dense);
     if (s.n_live > 0 && s.bytes_window > 0)
         fprintf(stderr,
-                "flashlm: sparse window: %.1f%% of live neurons were cached; FFN bytes read per token %.0f (%.1f%% of "
-                "dense), %.0f neurons cached per layer on average\n",
+                "flashlm: sparse window: %.1f%% of live neurons were in the window; FFN bytes a window cache reads "
+                "per token %.0f (%.1f%% of dense), %.0f neurons in the window per layer on average\n",
                 100.0 * (double)(s.n_live - s.n_fresh) / (double)s.n_live, k * (double)s.bytes_window,
                 100.0 * (double)s.bytes_window / (double)s.bytes_dense, (double)s.n_cached / (double)s.n_token_layers);
 }

@@ -19,6 +19,7 @@ enum flm_mem_item {
     FLM_MEM_CONTEXT,      // KV cache, scratch, logits
     FLM_MEM_PINNED,       // weights kept in memory
     FLM_MEM_STREAM,       // buffers weights are streamed through
+    FLM_MEM_NEURON,       // neuron caches of sparse FFN layers (slots, maps, staging)
     FLM_MEM_N,
 };
 

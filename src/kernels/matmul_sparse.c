@@ -11,6 +11,7 @@ struct sparse_job {
     flm_vec_dot_fn        vec_dot;
     const char           *xq;
     const int32_t        *live;
+    const int32_t        *rows;      // row of w holding live[k]
     int32_t               n_live;
     const uint8_t        *block_live;
     int64_t               bs;        // columns per block
@@ -31,16 +32,21 @@ static void rows_worker(void *arg, int ith, int nth) {
     long lo, hi;
     flm_split(j->n_live, ith, nth, &lo, &hi);
     for (long k = lo; k < hi; k++) {
-        const int32_t r = j->live[k];
-        j->vec_dot(j->w->n_cols, &j->y[r], (const char *)j->w->data + (size_t)r * j->w->row_bytes, j->xq);
+        j->vec_dot(j->w->n_cols, &j->y[j->live[k]], (const char *)j->w->data + (size_t)j->rows[k] * j->w->row_bytes,
+                   j->xq);
     }
+}
+
+void flm_matmul_rows_at(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
+                        const int32_t *rows, int32_t n_live, float *y, void *scratch) {
+    struct sparse_job j = {.w = w, .vec_dot = flm_kernel_vec_dot(w->type), .xq = quantize_x(w, x, scratch),
+                           .live = live, .rows = rows, .n_live = n_live, .y = y};
+    flm_pool_run(pool, rows_worker, &j);
 }
 
 void flm_matmul_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
                      int32_t n_live, float *y, void *scratch) {
-    struct sparse_job j = {.w = w, .vec_dot = flm_kernel_vec_dot(w->type), .xq = quantize_x(w, x, scratch),
-                           .live = live, .n_live = n_live, .y = y};
-    flm_pool_run(pool, rows_worker, &j);
+    flm_matmul_rows_at(pool, w, x, live, live, n_live, y, scratch);
 }
 
 int64_t flm_matmul_col_block(const struct flm_mat *w) {
@@ -87,8 +93,10 @@ struct t_job {
     const struct flm_mat *w;
     const float          *x;
     const int32_t        *live;
+    const int32_t        *rows;
     int32_t               n_live;
     float                *y;
+    bool                  accumulate;
 };
 
 static void t_rows_worker(void *arg, int ith, int nth) {
@@ -103,19 +111,24 @@ static void t_rows_worker(void *arg, int ith, int nth) {
     for (int64_t c0 = lo * per; c0 < end; c0 += CHUNK) {
         const int64_t n = end - c0 < CHUNK ? end - c0 : CHUNK;  // a multiple of bs: per and CHUNK are
         float acc[CHUNK] = {0}, tmp[CHUNK];
+        if (j->accumulate) memcpy(acc, j->y + c0, sizeof(float) * (size_t)n);
         const size_t off = flm_type_row_size(j->w->type, c0);
         for (int32_t k = 0; k < j->n_live; k++) {
-            const int32_t r = j->live[k];
-            tr->to_float((const char *)j->w->data + (size_t)r * j->w->row_bytes + off, tmp, n);
-            const float a = j->x[r];
+            tr->to_float((const char *)j->w->data + (size_t)j->rows[k] * j->w->row_bytes + off, tmp, n);
+            const float a = j->x[j->live[k]];
             for (int64_t e = 0; e < n; e++) acc[e] += a * tmp[e];
         }
         memcpy(j->y + c0, acc, sizeof(float) * (size_t)n);
     }
 }
 
+void flm_matmul_t_rows_at(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
+                          const int32_t *rows, int32_t n_live, float *y, bool accumulate) {
+    struct t_job j = {w, x, live, rows, n_live, y, accumulate};
+    flm_pool_run(pool, t_rows_worker, &j);
+}
+
 void flm_matmul_t_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
                        int32_t n_live, float *y) {
-    struct t_job j = {w, x, live, n_live, y};
-    flm_pool_run(pool, t_rows_worker, &j);
+    flm_matmul_t_rows_at(pool, w, x, live, live, n_live, y, false);
 }

@@ -19,6 +19,13 @@
 void flm_matmul_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
                      int32_t n_live, float *y, void *scratch);
 
+// Like flm_matmul_rows with the weights of live[k] at row rows[k] of w
+// (a cache whose slots hold the neurons): y[live[k]] = dot(row rows[k] of w,
+// x). The same bits as flm_matmul_rows on a matrix whose row live[k] holds
+// those bytes.
+void flm_matmul_rows_at(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
+                        const int32_t *rows, int32_t n_live, float *y, void *scratch);
+
 // Columns per block that flm_matmul_cols skips or reads whole: the larger of
 // the weight's and its activation type's block sizes (32 for Q4_0..Q8_0, 256
 // for K-quants, 1 for F32/F16/BF16).
@@ -37,5 +44,12 @@ void flm_matmul_cols(struct flm_pool *pool, const struct flm_mat *w, const float
 // threads split the columns at block boundaries.
 void flm_matmul_t_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
                        int32_t n_live, float *y);
+
+// flm_matmul_t_rows with input live[k]'s row at row rows[k] of w; with
+// accumulate the sums start from y instead of 0, so a list cut into parts
+// (in order, each part accumulating onto the last) gives the bits of one
+// call over the whole list.
+void flm_matmul_t_rows_at(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
+                          const int32_t *rows, int32_t n_live, float *y, bool accumulate);
 
 #endif

@@ -78,11 +78,11 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
               (size_t)hp->n_head * hp->head_dim_v + 2 * (size_t)hp->n_ff) * sizeof(float) +
         (size_t)p.n_logits * hp->n_vocab * sizeof(float) +
         (size_t)nt * (nctx * sizeof(float) + (size_t)hp->head_dim * sizeof(uint16_t)) + max_scratch(m, p.n_batch) +
-        (level >= 0 ? (size_t)hp->n_ff * (sizeof(int32_t) + 1 + sizeof(float)) : 0) +
+        (level >= 0 ? (size_t)hp->n_ff * (2 * sizeof(int32_t) + 1 + sizeof(float)) : 0) +
         (level >= 0 && p.sparse_window > 0
              ? L * (sizeof(struct flm_neuron_window) + (size_t)hp->n_ff * sizeof(int64_t)) + (size_t)hp->n_ff * sizeof(int32_t)
              : 0);
-    if ((st = flm_model_reserve(m, memory, err))) {  // the first context also commits the weight store
+    if ((st = flm_model_reserve(m, memory, level, p.sparse_window, err))) {  // the first context also commits the weight store
         flm_pool_free(c->pool);
         free(c);
         return st;
@@ -115,6 +115,7 @@ flm_status flm_context_init(struct flm_context **out, const struct flm_model *m,
     if (level >= 0) {
         c->mask = (struct flm_neuron_mask){.n_ff = hp->n_ff, .live = alloc_n((size_t)hp->n_ff, sizeof(int32_t), &ok)};
         c->block_live = alloc_n((size_t)hp->n_ff, 1, &ok);
+        c->slots = alloc_n((size_t)hp->n_ff, sizeof(int32_t), &ok);
         c->ones = alloc_n((size_t)hp->n_ff, sizeof(float), &ok);
         for (int32_t i = 0; ok && i < hp->n_ff; i++) c->ones[i] = 1.0f;
         if (p.sparse_window > 0) {
@@ -145,7 +146,7 @@ void flm_context_free(struct flm_context *c) {
                     c->k,       c->v,       c->att,      c->hb,       c->hb2,         c->scores,
                     c->qh,      c->qscratch, c->logits,  c->seq_pos,  c->logit_first, c->n_logits,
                     c->row_seq, c->row_pos, c->row_single, c->keep,  c->pass_tokens,
-                    c->mask.live, c->block_live, c->ones, c->windows, c->window_last, c->fresh};
+                    c->mask.live, c->block_live, c->slots, c->ones, c->windows, c->window_last, c->fresh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(c);
 }

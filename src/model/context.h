@@ -51,6 +51,7 @@ struct flm_context {
     int32_t                 sparse_level;
     struct flm_neuron_mask  mask;       // live neurons of the token and layer being computed
     uint8_t                *block_live; // [n_ff] down column blocks holding a live neuron
+    int32_t                *slots;      // [n_ff] neuron-cache slot of each live neuron (store neuron mode)
     float                  *ones;       // [n_ff] 1.0f: act(gate) through the gated kernels
     struct flm_neuron_window *windows;  // [n_layer] with sparse_window, else NULL
     int64_t                *window_last;// [n_layer][n_ff] the windows' last uses
@@ -93,6 +94,7 @@ flm_status flm_forward(struct flm_context *ctx, const int32_t *tokens, int n, in
                        struct flm_err *err);
 
 // The FFN of n rows with activation sparsity: c->xb (normed input) -> c->xb2.
-void flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n);
+// Fails only when the store's neuron cache cannot read (err says why).
+flm_status flm_ffn_sparse(struct flm_context *c, const struct flm_layer *l, int il, int n, struct flm_err *err);
 
 #endif

@@ -161,13 +161,17 @@ static void ffn_dense(struct flm_context *c, const struct flm_layer *l, int il, 
     matmul(c, &l->w_down, c->hb, n, c->xb2);
 }
 
-static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n) {
+static flm_status ffn_block(struct flm_context *c, const struct flm_layer *l, int il, int n, struct flm_err *err) {
     const struct flm_hparams *hp = &c->model->hp;
     const int E = hp->n_embd;
     norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
     trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
-    if (c->sparse_level >= 0 && l->sparse_thr) flm_ffn_sparse(c, l, il, n);  // model/ffn_sparse.c
-    else ffn_dense(c, l, il, n);
+    if (c->sparse_level >= 0 && l->sparse_thr) {  // a layer without thresholds stays dense (calibration's probes)
+        flm_status st = flm_ffn_sparse(c, l, il, n, err);  // model/ffn_sparse.c
+        if (st) return st;
+    } else {
+        ffn_dense(c, l, il, n);
+    }
     trace(c, "ffn_out", il, c->xb2, (size_t)n * E);
     if (l->post_ffn_norm) {
         norm_rows(c->xb2, c->xb2, l->post_ffn_norm, n, E, hp->rms_eps);
@@ -175,6 +179,7 @@ static void ffn_block(struct flm_context *c, const struct flm_layer *l, int il, 
     }
     flm_add(c->x, c->xb2, (int64_t)n * E);
     trace(c, "l_out", il, c->x, (size_t)n * E);
+    return FLM_OK;
 }
 
 // ---------------------------------------------------------------- whole pass
@@ -226,8 +231,9 @@ static flm_status forward_impl(struct flm_context *c, const int32_t *tokens, int
         struct flm_layer tmp;
         const struct flm_layer *l = flm_model_layer(m, il, &tmp);
         rows = attention_block(c, l, il, rows, n_keep);
-        if (rows) ffn_block(c, l, il, rows);
+        if (rows) st = ffn_block(c, l, il, rows, err);
         flm_store_release(m->store, il, 0);
+        if (st) return st;
         if (rows == 0) return FLM_OK;  // no logits wanted from this pass: its K/V are stored
     }
     if (n_keep < rows) {  // a layer subset without the last layer keeps every row until here

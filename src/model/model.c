@@ -5,6 +5,7 @@
 #include "quant/quant.h"
 #include "text/vocab.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,10 +149,16 @@ static flm_status bind_bundles(struct flm_model *m, struct flm_err *err) {
         if (!t || t->type != FLM_TYPE_I8 || t->n_dims != 2 || t->ne[0] != (int64_t)bb || t->ne[1] != F)
             return flm_err_set(err, FLM_ERR_FORMAT, "model: bundle tensor '%s' is missing or not i8 [%zu, %lld]", nm, bb,
                                (long long)F);
-        if (!t->data) return FLM_OK;  // under a memory budget the bundles are not used yet (the plain matrices stream)
+        // in the store: read in neuron mode only (a sparse context under a budget), which never reads up and down
+        l->sid_bundle = flm_store_add_role(m->store, t, il, FLM_STORE_FFN, F, bb, FLM_STORE_ROLE_BUNDLE);
+        if (l->sid_bundle < 0) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory");
+        for (int k = 0; k < l->n_w; k++)
+            if (l->w[k].field == offsetof(struct flm_layer, w_up) || l->w[k].field == offsetof(struct flm_layer, w_down))
+                flm_store_set_role(m->store, l->w[k].id, FLM_STORE_ROLE_DENSE);
+        // data NULL under a budget until the commit (model/weights.c)
         l->bundle_up = (struct flm_mat){.type = l->w_up.type, .n_cols = E, .n_rows = F, .row_bytes = bb, .data = t->data};
         l->bundle_down = (struct flm_mat){.type = (enum flm_type)dt, .n_cols = E, .n_rows = F, .row_bytes = bb,
-                                          .data = (const char *)t->data + l->w_up.row_bytes};
+                                          .data = t->data ? (const char *)t->data + l->w_up.row_bytes : NULL};
     }
     return FLM_OK;
 }
@@ -231,7 +238,7 @@ static void count_weights(struct flm_model *m) {
     const size_t embd = (size_t)m->tok_embd.n_rows * m->tok_embd.row_bytes;
     m->token_bytes = m->weight_bytes - (m->output_tied ? 0 : embd - m->tok_embd.row_bytes);
     for (int il = 0; il < m->hp.n_layer; il++)
-        if (m->layers[il].bundle_up.data) m->token_bytes -= m->layers[il].bundle_up.row_bytes * (size_t)m->hp.n_ff;
+        if (m->layers[il].bundle_up.row_bytes) m->token_bytes -= m->layers[il].bundle_up.row_bytes * (size_t)m->hp.n_ff;
 }
 
 flm_status flm_model_open(struct flm_model **out, const char *path, const struct flm_model_params *params,

@@ -74,6 +74,8 @@ struct flm_layer {
     struct flm_mat bundle_up;       // optional: up rows inside the row-column bundles ([n_embd] -> [n_ff],
                                     // row stride one bundle); data NULL when the file has none
     struct flm_mat bundle_down;     // optional: down columns as rows inside the bundles ([n_ff] rows of n_embd)
+    int32_t        sid_bundle;      // store id of the bundles (when bundle_up.row_bytes != 0); under a budget
+                                    // their data stays NULL unless pinned: the store's neuron cache serves them
 };
 
 // Optional tensors an architecture has (all others are required).
@@ -130,8 +132,12 @@ struct flm_model {
 const struct flm_layer *flm_model_layer(const struct flm_model *m, int il, struct flm_layer *tmp);
 // Charges a context's bytes to the budget; the first charge commits the
 // store (residency, pinned reads, pool). FLM_ERR_NOMEM with the minimum
-// when it does not fit.
-flm_status flm_model_reserve(const struct flm_model *m, uint64_t bytes, struct flm_err *err);
+// when it does not fit. sparse_level (-1: dense) and sparse_window are the
+// context's: a sparse first context on a budgeted model whose file has
+// bundles puts the store in neuron mode (store.h), after which contexts of
+// any other level (or dense) are refused with FLM_ERR_INVALID.
+flm_status flm_model_reserve(const struct flm_model *m, uint64_t bytes, int32_t sparse_level, int32_t sparse_window,
+                             struct flm_err *err);
 void       flm_model_unreserve(const struct flm_model *m, uint64_t bytes);
 // Memory the model itself needs (runtime, metadata, vocabulary, tables).
 flm_status flm_model_mem_init(struct flm_model *m, uint64_t budget, struct flm_err *err);

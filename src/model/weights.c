@@ -4,6 +4,7 @@
 #include "model/model.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 struct flm_model_mem {
     pthread_mutex_t   mu;
     struct flm_budget b;
+    int32_t           neuron_level;  // the sparsity level the store's neuron mode serves (-1: not in it)
 };
 
 flm_status flm_model_mem_init(struct flm_model *m, uint64_t budget, struct flm_err *err) {
@@ -25,6 +27,7 @@ flm_status flm_model_mem_init(struct flm_model *m, uint64_t budget, struct flm_e
     if (!m->mem) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory");
     pthread_mutex_init(&m->mem->mu, NULL);
     struct flm_budget *b = &m->mem->b;
+    m->mem->neuron_level = -1;
     b->limit = budget;
     b->item[FLM_MEM_RUNTIME] = RUNTIME_BYTES;
     b->item[FLM_MEM_META] = flm_gguf_header_bytes(m->gguf) + (uint64_t)m->hp.n_vocab * VOCAB_BYTES_PER_TOKEN +
@@ -52,20 +55,60 @@ static void bind_resident(struct flm_model *m) {
             else memcpy(f, &d, sizeof d);  // a const float * field
         }
     }
+    for (int il = 0; il < m->hp.n_layer; il++) {  // bundles: pinned, or served by the neuron cache (NULL)
+        struct flm_layer *l = &m->layers[il];
+        if (!l->bundle_up.row_bytes) continue;
+        const char *d = flm_store_resident(m->store, l->sid_bundle);
+        l->bundle_up.data = d;
+        l->bundle_down.data = d ? d + l->w_up.row_bytes : NULL;
+    }
     m->tok_embd.data = flm_store_resident(m->store, m->sid_embd);
     m->output.data = flm_store_resident(m->store, m->sid_output);
     m->output_norm = flm_store_resident(m->store, m->sid_output_norm);
 }
 
-flm_status flm_model_reserve(const struct flm_model *cm, uint64_t bytes, struct flm_err *err) {
+// Before the first commit: neuron mode for a sparse context under a budget
+// (when the file has bundles, the store takes it), with at least as many
+// slots per layer as the level leaves live neurons on average.
+static void ask_neuron_mode(struct flm_model *m, int32_t level, int32_t window) {
+    if (level < 0 || !m->mem->b.limit) {
+        flm_store_neuron_mode(m->store, 0, 0);
+        return;
+    }
+    const int32_t F = m->hp.n_ff;
+    int32_t min = (int32_t)((1.0 - (double)m->sparse.levels[level]) * F + 0.999);
+    flm_store_neuron_mode(m->store, min < 1 ? 1 : min > F ? F : min, window);
+}
+
+static flm_status check_level(const struct flm_model *m, int32_t level, struct flm_err *err) {
+    const int32_t have = m->mem->neuron_level;
+    if (have < 0 || level == have) return FLM_OK;
+    char want[48];
+    if (level < 0) snprintf(want, sizeof want, "a dense context");
+    else snprintf(want, sizeof want, "a context at sparsity %g%%", 100.0 * m->sparse.levels[level]);
+    return flm_err_set(err, FLM_ERR_INVALID,
+                       "context: under its memory budget this model reads its FFN neuron by neuron from the "
+                       "row-column bundles for sparsity %g%% (its first context's level), so %s cannot share it; "
+                       "open the model again for it",
+                       100.0 * m->sparse.levels[have], want);
+}
+
+flm_status flm_model_reserve(const struct flm_model *cm, uint64_t bytes, int32_t sparse_level, int32_t sparse_window,
+                             struct flm_err *err) {
     struct flm_model *m = (struct flm_model *)cm;  // the accountant is the one mutable part, under its lock
     pthread_mutex_lock(&m->mem->mu);
     struct flm_budget *b = &m->mem->b;
+    flm_status st = check_level(m, sparse_level, err);
+    if (st) {
+        pthread_mutex_unlock(&m->mem->mu);
+        return st;
+    }
     b->item[FLM_MEM_CONTEXT] += bytes;
-    flm_status st = FLM_OK;
     if (!flm_store_committed(m->store)) {
+        ask_neuron_mode(m, sparse_level, sparse_window);
         st = flm_store_commit(m->store, b, err);
         if (st == FLM_OK && b->limit) bind_resident(m);
+        if (st == FLM_OK && flm_store_neuron_active(m->store)) m->mem->neuron_level = sparse_level;
     } else {
         st = flm_budget_check(b, 0, "", err);
     }

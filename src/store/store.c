@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include "store/io.h"
+#include "store/neurons.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #define CHUNK      (1u << 20)   // bytes per read request
 #define HEAD_CHUNK (4u << 20)   // smallest unit the LM head is cut into when it streams alone
 #define A          ((uint64_t)FLM_IO_ALIGN)
+#define NEURON_REQS   256         // neuron reads per batch
+#define NEURON_GAP    0           // merge neuron ranges whose pages touch (larger gaps read more, not faster)
+#define NEURON_STAGE  (2u << 20)  // most bytes of neuron reads in flight
 
 typedef unsigned long long ull;
 
@@ -35,6 +39,8 @@ struct tensor {
     int                  n_parts;    // units it is cut into (1: read whole with its group)
     int64_t              part_rows;  // rows per part when cut
     size_t               pos;        // not cut: where its aligned span starts in the unit's buffer
+    enum flm_store_role  role;
+    bool                 skip;       // never read in the mode committed (dense-only in neuron mode, or bundles)
 };
 
 struct span {
@@ -87,11 +93,22 @@ struct flm_store {
     pthread_mutex_t         mu;
     // counters
     uint64_t                bytes_read, n_reads, wait_ns;
+    // neuron mode (see the last section)
+    int32_t                 neuron_min;     // asked for: the least slots per layer; 0: off
+    int32_t                 neuron_window;
+    struct flm_neurons     *nc;             // NULL: no neuron cache
+    int                    *group_cache;    // [n_groups] cache index of the group, or -1
+    uint64_t                neuron_bytes;   // what nc allocated
 };
 
 static uint64_t align_down(uint64_t x) { return x & ~(A - 1); }
 static uint64_t align_up(uint64_t x) { return (x + A - 1) & ~(A - 1); }
 static size_t span_of(uint64_t off, size_t n) { return (size_t)(align_up(off + n) - align_down(off)); }
+
+static void       neuron_prepare(struct flm_store *s);
+static uint64_t   neuron_need(const struct flm_store *s, int32_t capacity, struct flm_neurons_params *np);
+static int32_t    neuron_capacity(const struct flm_store *s, uint64_t used);
+static flm_status neuron_commit(struct flm_store *s, int32_t capacity, struct flm_err *err);
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -122,6 +139,8 @@ flm_status flm_store_open(struct flm_store **out, const struct flm_gguf *g, cons
 void flm_store_close(struct flm_store *s) {
     if (!s) return;
     flm_io_close(s->io);
+    flm_neurons_free(s->nc);
+    free(s->group_cache);
     if (s->fd >= 0) close(s->fd);
     free(s->pinned), free(s->pool), free(s->rowbuf), free(s->reqs);
     free(s->slots), free(s->units), free(s->spans), free(s->group_unit), free(s->t);
@@ -199,16 +218,22 @@ static int64_t head_part_rows(const struct tensor *t, size_t slot) {
 static struct plan measure(const struct flm_store *s) {
     struct plan pl = {0, 0};
     size_t *grp = calloc((size_t)s->n_groups + 1, sizeof *grp);
-    size_t head = 0;
+    size_t head = 0, head_row_min = 0;
     for (int i = 0; i < s->n_t; i++) {
         const struct tensor *t = &s->t[i];
+        if (t->skip || (t->role == FLM_STORE_ROLE_BUNDLE && !t->pinned)) continue;  // never read, or neuron by neuron
         if (t->pinned) pl.pinned += tensor_span(t);
-        else if (t->cls == FLM_STORE_HEAD) head += tensor_span(t);
+        else if (t->cls == FLM_STORE_HEAD) {
+            head += tensor_span(t);
+            head_row_min = (size_t)t->rows_align * t->row_bytes + 2 * A;  // one row group and its page slack
+        }
         else if (t->cls != FLM_STORE_EMBD && grp) grp[t->group] += tensor_span(t);
     }
     for (int g = 0; grp && g < s->n_groups; g++) pl.slot = grp[g] > pl.slot ? grp[g] : pl.slot;
-    if (head) {  // cut into parts no smaller than a layer's unit (or HEAD_CHUNK)
-        const size_t want = pl.slot > s->p.head_chunk ? pl.slot : s->p.head_chunk, part = head < want ? head : want;
+    if (head) {  // cut into parts no smaller than a layer's unit (or head_chunk), each a whole row group
+        size_t want = pl.slot > s->p.head_chunk ? pl.slot : s->p.head_chunk;
+        want = want > head_row_min ? want : head_row_min;
+        const size_t part = head < want ? head : want;
         pl.slot = part > pl.slot ? part : pl.slot;
     }
     if (!grp) pl.slot = SIZE_MAX / 4;  // no memory to plan with: never fits
@@ -226,7 +251,8 @@ static size_t rowbuf_need(const struct flm_store *s) {
 
 static bool fits(const struct flm_store *s, uint64_t other, size_t rowbuf) {
     const struct plan pl = measure(s);
-    return other + pl.pinned + rowbuf + (uint64_t)s->p.min_slots * pl.slot <= s->p.budget;
+    return other + pl.pinned + rowbuf + (uint64_t)s->p.min_slots * pl.slot + neuron_need(s, s->neuron_min, NULL) <=
+           s->p.budget;
 }
 
 // Pins in value-per-byte order while min_slots stream buffers still fit.
@@ -236,7 +262,8 @@ static void choose(struct flm_store *s, uint64_t other, size_t rowbuf) {
         for (int g = -1; g < s->n_groups; g++) {
             bool any = false;
             for (int i = 0; i < s->n_t; i++)
-                if (s->t[i].cls == order[k] && s->t[i].group == g && !s->t[i].pinned) s->t[i].pinned = any = true;
+                if (s->t[i].cls == order[k] && s->t[i].group == g && !s->t[i].pinned && !s->t[i].skip)
+                    s->t[i].pinned = any = true;
             if (any && !fits(s, other, rowbuf))
                 for (int i = 0; i < s->n_t; i++)
                     if (s->t[i].cls == order[k] && s->t[i].group == g) s->t[i].pinned = false;
@@ -256,7 +283,8 @@ static flm_status build_units(struct flm_store *s, size_t slot, struct flm_err *
         struct unit u = {.group = g, .part = 0, .span0 = s->n_spans, .slot = -1};
         for (int i = 0; i < s->n_t; i++) {
             struct tensor *t = &s->t[i];
-            if (t->pinned || t->group != g || t->cls == FLM_STORE_EMBD) continue;
+            if (t->pinned || t->group != g || t->cls == FLM_STORE_EMBD || t->skip || t->role == FLM_STORE_ROLE_BUNDLE)
+                continue;
             const size_t len = tensor_span(t);
             if (t->cls == FLM_STORE_HEAD && len > slot) {  // cut into parts of whole rows, one unit each
                 t->part_rows = head_part_rows(t, slot);
@@ -437,21 +465,26 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
     }
     const uint64_t other = b->item[FLM_MEM_RUNTIME] + b->item[FLM_MEM_META] + b->item[FLM_MEM_CONTEXT];
     const size_t rowbuf = rowbuf_need(s);
+    neuron_prepare(s);
     for (int i = 0; i < s->n_t; i++) s->t[i].pinned = s->t[i].cls == FLM_STORE_NORM;
+    if (!fits(s, other, rowbuf)) s->p.head_chunk = 1;  // tight: an LM head streamed alone in parts of a layer's size
     const struct plan least = measure(s);
     if (!fits(s, other, rowbuf)) {
-        char what[96], sz[32];
+        char what[160], sz[32], nz[32];
+        const uint64_t cache = neuron_need(s, s->neuron_min, NULL);
         b->item[FLM_MEM_PINNED] = least.pinned;
-        snprintf(what, sizeof what, "stream buffers (%d x %s, one layer each)", s->p.min_slots,
-                 flm_budget_size_str(least.slot, sz, sizeof sz));
-        return flm_budget_check(b, (uint64_t)s->p.min_slots * least.slot + rowbuf, what, err);
+        snprintf(what, sizeof what, "stream buffers (%d x %s, one layer each)%s%s%s", s->p.min_slots,
+                 flm_budget_size_str(least.slot, sz, sizeof sz), cache ? " and neuron caches (" : "",
+                 cache ? flm_budget_size_str(cache, nz, sizeof nz) : "", cache ? ")" : "");
+        return flm_budget_check(b, (uint64_t)s->p.min_slots * least.slot + rowbuf + cache, what, err);
     }
     choose(s, other, rowbuf);
     const struct plan pl = measure(s);
     flm_status st = build_units(s, pl.slot, err);
     if (st) return st;
     s->slot_bytes = pl.slot;
-    uint64_t room = s->p.budget - other - pl.pinned - rowbuf;
+    const int32_t capacity = neuron_capacity(s, other + pl.pinned + rowbuf + (uint64_t)s->p.min_slots * pl.slot);
+    uint64_t room = s->p.budget - other - pl.pinned - rowbuf - neuron_need(s, capacity, NULL);
     s->n_slots = s->n_units ? (int)(room / (pl.slot ? pl.slot : 1)) : 0;
     if (s->n_slots > s->p.max_slots) s->n_slots = s->p.max_slots;
     if (s->n_slots > s->n_units) s->n_slots = s->n_units;
@@ -467,8 +500,9 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
     s->slots = calloc((size_t)(s->n_slots ? s->n_slots : 1), sizeof *s->slots);
     if (!s->reqs || !s->slots) return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
     if ((st = open_direct(s, err))) return st;
-    if ((st = flm_io_open(&s->io, s->fd, flm_gguf_path(s->g), s->p.io, s->n_slots ? s->n_slots : 1,
-                          s->max_reqs * (s->n_slots ? s->n_slots : 1), err)))
+    const int n_tags = s->n_slots ? s->n_slots : 1;  // and one more for neuron reads
+    if ((st = flm_io_open(&s->io, s->fd, flm_gguf_path(s->g), s->p.io, n_tags + 1,
+                          s->max_reqs * n_tags + NEURON_REQS, err)))
         return st;
     if ((st = read_pinned(s, err))) return st;
     if (s->n_slots && posix_memalign((void **)&s->pool, A, (size_t)s->n_slots * s->slot_bytes))
@@ -479,8 +513,10 @@ flm_status flm_store_commit(struct flm_store *s, struct flm_budget *b, struct fl
             return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
         s->rowbuf_bytes = rowbuf;
     }
+    if ((st = neuron_commit(s, capacity, err))) return st;
     b->item[FLM_MEM_PINNED] = s->pinned_bytes;
     b->item[FLM_MEM_STREAM] = (uint64_t)s->n_slots * s->slot_bytes + rowbuf;
+    b->item[FLM_MEM_NEURON] = s->neuron_bytes;
     s->committed = true;
     return FLM_OK;
 }
@@ -534,6 +570,7 @@ const void *flm_store_view(const struct flm_store *s, int id, int part, int64_t 
     *r0 = 0;
     *n_rows = t->n_rows;
     if (t->data) return t->data;
+    if (t->unit0 < 0) return NULL;  // not streamed: never read in this mode, or served by the neuron cache
     const struct unit *u = &s->units[t->unit0 + (t->n_parts > 1 ? part : 0)];
     FLM_ASSERT(u->slot >= 0);
     const uint8_t *buf = s->slots[u->slot].buf;
@@ -574,5 +611,133 @@ void flm_store_get_io(const struct flm_store *s, struct flm_model_io *o) {
     o->n_reads = s->n_reads;
     o->io_wait_seconds = (double)s->wait_ns * 1e-9;
     o->cache_hit_rate = -1.0;
+    o->neuron_lookups = o->neuron_hits = o->neuron_bytes_read = o->neuron_reads = o->neuron_cache_bytes = 0;
+    o->neuron_capacity = o->neuron_layers = 0;
+    if (s->nc) {
+        struct flm_neurons_stats ns;
+        flm_neurons_get_stats(s->nc, &ns);
+        o->neuron_lookups = ns.lookups;
+        o->neuron_hits = ns.hits;
+        o->neuron_bytes_read = ns.bytes_read;
+        o->neuron_reads = ns.n_reads;
+        o->neuron_cache_bytes = s->neuron_bytes;
+        o->neuron_capacity = flm_neurons_capacity(s->nc);
+        o->neuron_layers = flm_neurons_n_layers(s->nc);
+        o->bytes_read += ns.bytes_read;
+        o->n_reads += ns.n_reads;
+        o->io_wait_seconds += (double)ns.wait_ns * 1e-9;
+        o->cache_hit_rate = ns.lookups ? (double)ns.hits / (double)ns.lookups : 0.0;
+    }
     flm_store_end(ms);
+}
+
+// ---------------------------------------------------------------- neuron mode
+
+// With a context's sparsity, a budget and row-column bundles, the FFN
+// layers that are not pinned stream their gate only; their live neurons'
+// bundles come from the neuron cache (store/neurons.h), one slot per
+// neuron, capacity slots per layer for every such layer. Without neuron
+// mode the bundles are never read (and with it, up and down never are).
+
+int flm_store_add_role(struct flm_store *s, const struct flm_gguf_tensor *t, int group, enum flm_store_class cls,
+                       int64_t n_rows, size_t row_bytes, enum flm_store_role role) {
+    const int id = flm_store_add(s, t, group, cls, n_rows, row_bytes, 1);
+    if (id >= 0) s->t[id].role = role;
+    return id;
+}
+
+void flm_store_set_role(struct flm_store *s, int id, enum flm_store_role role) { s->t[id].role = role; }
+
+void flm_store_neuron_mode(struct flm_store *s, int32_t min_capacity, int32_t window) {
+    FLM_ASSERT(!s->committed);
+    s->neuron_min = min_capacity;
+    s->neuron_window = window;
+}
+
+// Which tensors the committed mode never reads.
+static void neuron_prepare(struct flm_store *s) {
+    bool bundles = false;
+    for (int i = 0; i < s->n_t; i++) bundles |= s->t[i].role == FLM_STORE_ROLE_BUNDLE;
+    if (!bundles) s->neuron_min = 0;
+    for (int i = 0; i < s->n_t; i++)
+        s->t[i].skip = s->t[i].role == (s->neuron_min ? FLM_STORE_ROLE_DENSE : FLM_STORE_ROLE_BUNDLE);
+}
+
+// The cache shape for the bundles that are not pinned (n_layers 0: none)
+// and the bytes it takes.
+static uint64_t neuron_need(const struct flm_store *s, int32_t capacity, struct flm_neurons_params *np) {
+    struct flm_neurons_params p = {.capacity = capacity, .window = s->neuron_window, .max_gap = NEURON_GAP,
+                                   .max_reqs = NEURON_REQS};
+    size_t span = 0;
+    for (int i = 0; s->neuron_min && i < s->n_t; i++) {
+        const struct tensor *t = &s->t[i];
+        if (t->role != FLM_STORE_ROLE_BUNDLE || t->pinned || t->skip) continue;
+        p.n_layers++;
+        p.n_ff = (int32_t)t->n_rows;
+        p.bundle_bytes = t->row_bytes > p.bundle_bytes ? t->row_bytes : p.bundle_bytes;
+        span = tensor_span(t) > span ? tensor_span(t) : span;
+    }
+    if (np) *np = p;
+    if (!p.n_layers) return 0;
+    if (p.capacity > p.n_ff) p.capacity = p.n_ff;
+    p.staging = span + 2 * A < NEURON_STAGE ? span + 2 * A : NEURON_STAGE;
+    if (p.staging < align_up(p.bundle_bytes) + 2 * A) p.staging = align_up(p.bundle_bytes) + 2 * A;
+    if (np) *np = p;
+    return flm_neurons_bytes(&p);
+}
+
+// The most slots per layer (from the least asked, up to every neuron) that
+// fit with `used` bytes spent, the stream buffers' minimum among them; the
+// stream pool takes what is left.
+static int32_t neuron_capacity(const struct flm_store *s, uint64_t used) {
+    struct flm_neurons_params p;
+    if (!neuron_need(s, s->neuron_min, &p)) return 0;
+    int32_t lo = p.capacity, hi = p.n_ff;
+    while (lo < hi) {  // the largest capacity that fits
+        const int32_t mid = lo + (hi - lo + 1) / 2;
+        if (used + neuron_need(s, mid, NULL) <= s->p.budget) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static flm_status check_file_cb(void *user, struct flm_err *err) { return check_file(user, err); }
+
+static flm_status neuron_commit(struct flm_store *s, int32_t capacity, struct flm_err *err) {
+    struct flm_neurons_params p;
+    if (!capacity || !neuron_need(s, capacity, &p)) return FLM_OK;
+    s->group_cache = malloc((size_t)s->n_groups * sizeof *s->group_cache);
+    if (!s->group_cache) return flm_err_set(err, FLM_ERR_NOMEM, "store: out of memory");
+    flm_status st = flm_neurons_init(&s->nc, &p, err);
+    if (st) return st;
+    for (int g = 0; g < s->n_groups; g++) s->group_cache[g] = -1;
+    int k = 0;
+    for (int i = 0; i < s->n_t; i++) {
+        const struct tensor *t = &s->t[i];
+        if (t->role != FLM_STORE_ROLE_BUNDLE || t->pinned || t->skip) continue;
+        s->group_cache[t->group] = k;
+        flm_neurons_set_layer(s->nc, k++, t->off, t->row_bytes);
+    }
+    s->neuron_bytes = flm_neurons_bytes(&p);
+    return FLM_OK;
+}
+
+bool flm_store_neuron_active(const struct flm_store *s) { return s->neuron_min > 0 && s->committed && s->p.budget; }
+
+bool flm_store_neuron_group(const struct flm_store *s, int group) {
+    return s->group_cache && group >= 0 && group < s->n_groups && s->group_cache[group] >= 0;
+}
+
+int32_t flm_store_neuron_capacity(const struct flm_store *s) { return s->nc ? flm_neurons_capacity(s->nc) : 0; }
+
+const void *flm_store_neurons(struct flm_store *s, int group, const int32_t *live, int32_t n, bool new_token,
+                              int32_t *slot, size_t *stride, struct flm_err *err) {
+    FLM_ASSERT(flm_store_neuron_group(s, group));
+    const int k = s->group_cache[group];
+    const struct flm_neurons_io rd = {.io = s->io, .tag = s->n_slots ? s->n_slots : 1, .fd = s->fd,
+                                      .path = flm_gguf_path(s->g), .file_size = s->id.size, .direct = s->direct,
+                                      .check = check_file_cb, .check_user = s};
+    if (flm_neurons_fetch(s->nc, k, live, n, new_token, slot, &rd, err)) return NULL;
+    *stride = flm_neurons_stride(s->nc);
+    return flm_neurons_base(s->nc, k);
 }

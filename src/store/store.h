@@ -40,12 +40,22 @@ enum flm_store_class {
     FLM_STORE_EMBD,      // a separate embedding table: rows read on demand
 };
 
+// What a tensor is for, by mode: most are read in every mode; the FFN
+// matrices the row-column bundles replace only without neuron mode, and the
+// bundles only in it.
+enum flm_store_role {
+    FLM_STORE_ROLE_PLAIN = 0,
+    FLM_STORE_ROLE_DENSE,   // up and down: not read in neuron mode
+    FLM_STORE_ROLE_BUNDLE,  // a layer's bundles (sparse/sparse.h): read only in neuron mode
+};
+
 struct flm_store_params {
     uint64_t         budget;     // 0: everything resident where the reader put it
     enum flm_io_kind io;
     int              max_slots;  // 0: 8
     int              min_slots;  // stream buffers kept when choosing pins (prefetch depth); 0: 2
-    size_t           head_chunk; // smallest part an LM head that streams alone is cut into; 0: 8 MiB
+    size_t           head_chunk; // smallest part an LM head that streams alone is cut into; 0: 4 MiB
+                                 // (a budget too small for that cuts it as small as a layer's unit)
 };
 
 struct flm_store;
@@ -89,5 +99,29 @@ const void *flm_store_view(const struct flm_store *s, int id, int part, int64_t 
 const void *flm_store_row(struct flm_store *s, int id, int64_t r, struct flm_err *err);
 
 void flm_store_get_io(const struct flm_store *s, struct flm_model_io *out);
+
+// ---- neuron mode (store/neurons.h): asked for before the commit, when a
+// sparse context commits a budgeted store whose file has bundles. FFN layers
+// that are not pinned then stream their gate (and attention) in their unit
+// and serve the live neurons' bundles from a neuron cache of the same
+// capacity for every layer: at least min_capacity slots, more when the
+// budget leaves room. window: tokens a neuron stays cached after its last
+// use (0: as long as the capacity allows). Pinned FFN layers pin their
+// bundles (not up and down).
+int  flm_store_add_role(struct flm_store *s, const struct flm_gguf_tensor *t, int group, enum flm_store_class cls,
+                        int64_t n_rows, size_t row_bytes, enum flm_store_role role);
+void flm_store_set_role(struct flm_store *s, int id, enum flm_store_role role);
+void flm_store_neuron_mode(struct flm_store *s, int32_t min_capacity, int32_t window);
+// Committed with a neuron cache in use (some FFN layer streams with bundles).
+bool    flm_store_neuron_active(const struct flm_store *s);
+bool    flm_store_neuron_group(const struct flm_store *s, int group);  // group's bundles come from the cache
+int32_t flm_store_neuron_capacity(const struct flm_store *s);          // slots per layer (0: no cache)
+// Makes the bundles of neurons live[0..n) of group present (n <= capacity,
+// live ascending): returns the cache base, with neuron live[i]'s bundle at
+// base + slot[i] * *stride, valid until the next call. new_token: the first
+// call of a token (a token with more live neurons than slots takes several).
+// NULL with err set (FLM_ERR_IO naming the file) when a read fails.
+const void *flm_store_neurons(struct flm_store *s, int group, const int32_t *live, int32_t n, bool new_token,
+                              int32_t *slot, size_t *stride, struct flm_err *err);
 
 #endif

@@ -96,12 +96,14 @@ static void same(const struct trace *a, const struct trace *b) {
     assert_memory_equal(a->step_logits, b->step_logits, sizeof(float) * (size_t)a->n_steps * a->n_vocab);
 }
 
-// The minimum named by a refusal: "... below the 86.0 MiB this model needs".
+// The minimum named by a refusal: "... below the 86.0 MiB this model needs" (or GiB, or bytes).
 static uint64_t named_minimum(const char *msg) {
     const char *p = strstr(msg, "is below the ");
     assert_non_null(p);
-    double v = strtod(p + strlen("is below the "), NULL);
-    return (uint64_t)(v * 1048576.0) + (1u << 20);
+    char *unit;
+    double v = strtod(p + strlen("is below the "), &unit);
+    const double scale = !strncmp(unit, " GiB", 4) ? 1073741824.0 : !strncmp(unit, " bytes", 6) ? 1.0 : 1048576.0;
+    return (uint64_t)(v * scale) + (1u << 20);
 }
 
 static void check_model(const char *file) {

@@ -4,8 +4,10 @@
 // file. It must never be OOM-killed, and the cgroup's recorded peak (page
 // cache included) must stay under X; a budget the accountant refuses up
 // front (exit 1, the minimum in the message) is also fine. Its greedy text
-// must equal the unbudgeted run's. Needs root and a cgroup file system;
-// skipped (with the reason) otherwise.
+// must equal the unbudgeted run's. The same for --sparsity 50 on a
+// calibrated, bundled SmolLM2 made here (the neuron cache's memory is under
+// the budget too). Needs root and a cgroup file system; skipped (with the
+// reason) otherwise.
 #include "e2e/cli_util.h"
 
 #include <stdbool.h>
@@ -75,9 +77,7 @@ static const char *why_skip(void) {
     return why;
 }
 
-static char *greedy(const char *model, const char *budget_arg, bool in_group, int *rc, char **msg) {
-    char args[1200];
-    snprintf(args, sizeof args, "run -m %s -p \"The printing press\" -n 8 --temp 0 -t 2 -c 256 %s", model, budget_arg);
+static char *greedy_args(const char *args, bool in_group, int *rc, char **msg) {
     char *out = NULL;
     if (in_group) {
         // the shell joins the group, then becomes flashlm
@@ -103,8 +103,15 @@ static char *greedy(const char *model, const char *budget_arg, bool in_group, in
     return out;
 }
 
-static void check_model(const char *file) {
-    const char *model = flm_test_model(file);
+static char *greedy(const char *model, const char *budget_arg, bool in_group, int *rc, char **msg) {
+    char args[1200];
+    snprintf(args, sizeof args, "run -m %s -p \"The printing press\" -n 8 --temp 0 -t 2 -c 256 %s", model, budget_arg);
+    return greedy_args(args, in_group, rc, msg);
+}
+
+// file under models/, or a path; extra: more flashlm flags for every run.
+static void check_model_with(const char *file, const char *extra) {
+    const char *model = file[0] == '/' ? file : flm_test_model(file);
     if (!model) skip();
     const char *why = why_skip();
     if (why) {
@@ -115,15 +122,15 @@ static void check_model(const char *file) {
     assert_int_equal(stat(model, &sb), 0);
     int rc;
     char *msg;
-    char *ref = greedy(model, "", false, &rc, &msg);
+    char *ref = greedy(model, extra, false, &rc, &msg);
     assert_int_equal(rc, 0);
     free(msg);
     const int pct[] = {50, 25};
     for (int i = 0; i < 2; i++) {
         const long long budget = (long long)sb.st_size * pct[i] / 100;
-        char v[64], arg[64];
+        char v[64], arg[300];
         snprintf(v, sizeof v, "%lld", budget);
-        snprintf(arg, sizeof arg, "--mem-budget %lld", budget);
+        snprintf(arg, sizeof arg, "--mem-budget %lld %s", budget, extra);
         if (version == 1) {
             assert_true(write_file(group, "memory.limit_in_bytes", v));
             write_file(group, "memory.max_usage_in_bytes", "0");
@@ -136,8 +143,9 @@ static void check_model(const char *file) {
         char *out = greedy(model, arg, true, &rc, &msg);
         const long long peak = version == 1 ? read_value("memory.max_usage_in_bytes", NULL) : read_value("memory.peak", NULL);
         const long long ooms = version == 1 ? read_value("memory.oom_control", "oom_kill") : read_value("memory.events", "oom_kill");
-        printf("  %s at %d%% (%.1f MiB): exit %d, cgroup peak %.1f MiB, oom kills %lld\n", file, pct[i],
-               budget / 1048576.0, rc, peak / 1048576.0, ooms);
+        printf("  %s%s%s at %d%% (%.1f MiB): exit %d, cgroup peak %.1f MiB, oom kills %lld\n", file, extra[0] ? " " : "",
+               extra, pct[i], budget / 1048576.0, rc, peak / 1048576.0, ooms);
+        if (strstr(msg, "neuron cache:")) printf("    %s", strstr(msg, "neuron cache:"));
         assert_true(rc >= 0);  // never killed
         assert_true(ooms <= 0);
         if (peak >= 0) assert_true(peak <= budget);
@@ -154,6 +162,32 @@ static void check_model(const char *file) {
     free(ref);
 }
 
+static void check_model(const char *file) { check_model_with(file, ""); }
+
+// --sparsity 50 on a calibrated, bundled SmolLM2: the neuron cache under the budget.
+static void test_smollm2_sparse(void **state) {
+    (void)state;
+    const char *m = flm_test_model("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if (!m) skip();
+    if (why_skip()) {
+        printf("  skipped: %s\n", why_skip());
+        skip();
+    }
+    char args[1200], cal[300], bundled[300], *msg;
+    snprintf(cal, sizeof cal, "%s/cal.gguf", tmpdir);
+    snprintf(bundled, sizeof bundled, "%s/cal.bundle.gguf", tmpdir);
+    snprintf(args, sizeof args, "calibrate -m %s -f /usr/share/common-licenses/GPL-2 -o %s --tokens 192 -c 64 --levels 50",
+             m, cal);
+    int rc = run_cli(args, &msg);
+    if (rc) fail_msg("calibrate: %s", msg);
+    free(msg);
+    snprintf(args, sizeof args, "convert --bundle %s %s", cal, bundled);
+    rc = run_cli(args, &msg);
+    if (rc) fail_msg("convert: %s", msg);
+    free(msg);
+    check_model_with(bundled, "--sparsity 50");
+}
+
 static void test_smollm2(void **state) { (void)state; check_model("SmolLM2-135M-Instruct.Q4_1.gguf"); }
 static void test_gemma3(void **state) { (void)state; check_model("gemma-3-270m-q4_k_m.gguf"); }
 static void test_rand1b(void **state) { (void)state; check_model("rand-llama1b-q4_0.gguf"); }
@@ -164,7 +198,7 @@ static int teardown(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_smollm2), cmocka_unit_test(test_gemma3),
-                                       cmocka_unit_test(test_rand1b)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_smollm2), cmocka_unit_test(test_smollm2_sparse),
+                                       cmocka_unit_test(test_gemma3), cmocka_unit_test(test_rand1b)};
     return cmocka_run_group_tests(tests, cli_setup, teardown);
 }

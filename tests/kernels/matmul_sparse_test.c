@@ -2,7 +2,9 @@
 // random data at awkward sizes: selected rows give the very bits of the dense
 // product (one activation row), and the live column blocks give the dense
 // product of an activation zeroed outside them, up to float rounding; with 1
-// and 3 threads.
+// and 3 threads. The _at variants, on the live rows copied to other rows (a
+// neuron cache's slots) and called in parts, give the very bits of the
+// plain calls.
 #include "test_util.h"
 
 #include "kernels/matmul_sparse.h"
@@ -59,6 +61,21 @@ static void check(enum flm_type t, int64_t k, int64_t rows, double live_p, struc
             assert_true(ys[r] == -777.0f);
         }
     }
+
+    // the live rows copied to slots in reverse order: the same bits
+    char *cache = malloc(w.m.row_bytes * (size_t)(n_live ? n_live : 1));
+    int32_t *slot = malloc(sizeof(int32_t) * (size_t)(n_live ? n_live : 1));
+    for (int32_t q = 0; q < n_live; q++) {
+        slot[q] = n_live - 1 - q;
+        memcpy(cache + (size_t)slot[q] * w.m.row_bytes, w.data + (size_t)live[q] * w.m.row_bytes, w.m.row_bytes);
+    }
+    struct flm_mat wc = w.m;
+    wc.data = cache;
+    wc.n_rows = n_live;
+    for (int64_t r = 0; r < rows; r++) yd[r] = -777.0f;
+    flm_matmul_rows_at(pool, &wc, x, live, slot, n_live, yd, scratch);
+    assert_memory_equal(yd, ys, sizeof(float) * (size_t)rows);
+    free(cache), free(slot);
 
     // column blocks: x zeroed outside the live blocks, dense vs sparse
     for (int64_t b = 0; b < nb; b++) bl[b] = (flm_test_rand(&seed) % 1000) < live_p * 1000;
@@ -121,6 +138,21 @@ static void check_t(enum flm_type t, int64_t k, int64_t rows, double live_p, str
     for (int64_t j = 0; j < k; j++)
         if (fabs((double)y[j] - ref[j]) > 1e-5 * (1.0 + (double)n_live))
             fail_msg("type %d k %lld col %lld: %g vs %g", (int)t, (long long)k, (long long)j, (double)y[j], ref[j]);
+    // the live rows in reverse order in a cache, summed in parts of 7 accumulating: the same bits
+    char *cache = calloc((size_t)(n_live ? n_live : 1), stride);
+    int32_t *slot = malloc(sizeof(int32_t) * (size_t)(n_live ? n_live : 1));
+    for (int32_t q = 0; q < n_live; q++) {
+        slot[q] = n_live - 1 - q;
+        memcpy(cache + (size_t)slot[q] * stride, data + 24 + (size_t)live[q] * stride, rb);
+    }
+    struct flm_mat wc = {.type = t, .n_cols = k, .n_rows = n_live, .row_bytes = stride, .data = cache};
+    float *y2 = malloc(sizeof(float) * (size_t)k);
+    for (int64_t j = 0; j < k; j++) y2[j] = 555.0f;
+    if (n_live == 0) flm_matmul_t_rows_at(pool, &wc, x, live, slot, 0, y2, false);
+    for (int32_t k0 = 0; k0 < n_live; k0 += 7)
+        flm_matmul_t_rows_at(pool, &wc, x, live + k0, slot + k0, n_live - k0 < 7 ? n_live - k0 : 7, y2, k0 > 0);
+    assert_memory_equal(y, y2, sizeof(float) * (size_t)k);
+    free(cache), free(slot), free(y2);
     free(data), free(row), free(x), free(y), free(ref), free(live);
 }
 
