@@ -53,7 +53,8 @@ int cmd_calibrate(const struct opts *o) {
     p.n_threads = o->n_threads;
     if (o->method) p.method = o->method;
     if (flm_sparse_method_parse(p.method) < 0) {
-        fprintf(stderr, "flashlm calibrate: unknown --method '%s' (chess-cond, global, chess-down, chess or cats)\n", p.method);
+        fprintf(stderr, "flashlm calibrate: unknown --method '%s' (chess-cond, global, chess-down, chess or cats)\n",
+                p.method);
         free(out);
         return EXIT_USAGE;
     }

@@ -194,7 +194,8 @@ static void test_held_out_fraction(void **state) {
     const char *eval = "/usr/share/common-licenses/GPL-3";
     for (int j = 0; j < 2; j++) {
         const double want = j ? 0.5 : 0.3, got = skipped_on(calibrated, j ? 50 : 30, eval, n_tok);
-        if (fabs(got - want) > 0.05) fail_msg("chess-cond, level %.0f%%: %.1f%% skipped on GPL-3", want * 100, got * 100);
+        if (fabs(got - want) > 0.05)
+            fail_msg("chess-cond, level %.0f%%: %.1f%% skipped on GPL-3", want * 100, got * 100);
     }
     // global: one lambda for all layers, sized by the measured sensitivities
     char args[1024], path[320], *msg, *out;

@@ -110,7 +110,8 @@ static void test_calib_quantiles(void **state) {
                     assert_true(fabs(t[3] * 4 / t[1] - 1.0) < 1e-3 || t[1] >= 2.0f);
                 if (method == FLM_SPARSE_CHESS_DOWN)  // and those with twice the down norm a 2x lower one
                     for (int32_t i = 0; i + 1 < F; i++) {
-                        const double si = (i % 3 == 0 ? 4.0 : 1.0) * down[i], sn = ((i + 1) % 3 == 0 ? 4.0 : 1.0) * down[i + 1];
+                        const double si = (i % 3 == 0 ? 4.0 : 1.0) * down[i];
+                        const double sn = ((i + 1) % 3 == 0 ? 4.0 : 1.0) * down[i + 1];
                         assert_true(fabs(t[i] * si / (t[i + 1] * sn) - 1.0) < 1e-5);
                     }
             }
@@ -174,7 +175,8 @@ static void test_calib_global(void **state) {
     assert_int_equal(flm_sparse_calib_thresholds(c2, FLM_SPARSE_GLOBAL, levels, 2, thr, NULL), FLM_OK);
     for (int32_t il = 0; il < 2; il++) {
         double f = 0;
-        for (int32_t i = 0; i < F; i++) f += (thr[(size_t)il * 2 * F + i] < 1.0f ? thr[(size_t)il * 2 * F + i] : 1.0) / F;
+        const float *t = thr + (size_t)il * 2 * F;
+        for (int32_t i = 0; i < F; i++) f += (t[i] < 1.0f ? t[i] : 1.0) / F;
         assert_true(fabs(f - levels[0]) < 0.03);
     }
     flm_sparse_calib_free(c2);
