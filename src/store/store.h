@@ -104,8 +104,9 @@ void flm_store_get_io(const struct flm_store *s, struct flm_model_io *out);
 // sparse context commits a budgeted store whose file has bundles. FFN layers
 // that are not pinned then stream their gate (and attention) in their unit
 // and serve the live neurons' bundles from a neuron cache of the same
-// capacity for every layer: at least min_capacity slots, more when the
-// budget leaves room. window: tokens a neuron stays cached after its last
+// capacity for every layer: at least min_capacity slots (fewer, down to one,
+// only when that much does not fit even with nothing else pinned), more when
+// the budget leaves room. window: tokens a neuron stays cached after its last
 // use (0: as long as the capacity allows). Pinned FFN layers pin their
 // bundles (not up and down).
 int  flm_store_add_role(struct flm_store *s, const struct flm_gguf_tensor *t, int group, enum flm_store_class cls,
