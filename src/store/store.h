@@ -18,6 +18,10 @@
 // inode are checked against what was opened, after it too; a change or a
 // short read is an FLM_ERR_IO naming the file, never misread bytes.
 //
+// In neuron mode (a sparse context, row-column bundles; last section) the
+// FFN layers that stream read their live neurons' bundles through a neuron
+// cache (store/neurons.h) instead of their up and down matrices.
+//
 // Streaming state is shared by every context of a model: flm_store_begin
 // and flm_store_end bracket a forward pass and serialize passes that stream.
 #ifndef FLM_STORE_STORE_H
