@@ -17,7 +17,10 @@ ratio. Needs root. Prints a JSON line per run and a Markdown table.
 a variant (each variant runs in memory and under each budget), e.g.
 "--sparsity 50" and "--sparsity 50 --sparse-window 4" on a calibrated,
 bundled file; its rows also give the neuron cache's hit rate and reads.
---no-llama leaves out the llama.cpp runs.
+--no-llama leaves out the llama.cpp runs. --reps R runs each engine R times
+per budget, alternating, and the table shows the median run (all figures in
+brackets): llama.cpp's thrashing under a limit varies several-fold between
+runs.
 
 Usage: sudo python3 bench/budget_compare.py [-n TOKENS] [--pct 50 25] [--flashlm-args FLAGS]... [--no-llama] MODEL...
 """
@@ -149,11 +152,24 @@ def llama_run(cg, model, budget, n, no_repack, timeout):
     return r
 
 
+def median_run(rs):
+    """The run with the median tokens/s of those that finished (the first run when none did)."""
+    ok = sorted((r for r in rs if r.get("rc") == 0), key=lambda r: r["tg_tok_s"])
+    if not ok:
+        return rs[0]
+    med = dict(ok[(len(ok) - 1) // 2])
+    if len(ok) > 1:
+        med["all_tok_s"] = [round(r["tg_tok_s"], 2) for r in rs if r.get("rc") == 0]
+    return med
+
+
 def fmt(r):
     if r.get("rc") != 0:
         if r.get("oom_kills"):
             return "OOM-killed " + ("while generating" if r.get("loaded") else "at load")
         return "failed (%s)" % (r.get("error") or r.get("rc"))
+    if r.get("all_tok_s"):
+        return "%.2f (%s)" % (r["tg_tok_s"], ", ".join("%.2f" % v for v in r["all_tok_s"]))
     return "%.2f" % r["tg_tok_s"]
 
 
@@ -166,6 +182,8 @@ def main():
     ap.add_argument("--flashlm-args", action="append", default=None,
                     help="flags for every flashlm run of a variant (repeat for more variants)")
     ap.add_argument("--no-llama", action="store_true", help="leave out the llama.cpp runs")
+    ap.add_argument("--reps", type=int, default=1,
+                    help="runs of each engine per budget, alternating; the table shows the median (default 1)")
     a = ap.parse_args()
     if a.no_llama or a.flashlm_args:
         return flashlm_variants(a)
@@ -178,12 +196,18 @@ def main():
             print(json.dumps(mem), flush=True)
             for pct in a.pct:
                 b = size * pct // 100
-                res = [flashlm_run(cg, m, b, a.n, a.timeout),
-                       llama_run(cg, m, b, a.n, False, a.timeout),
-                       llama_run(cg, m, b, a.n, True, a.timeout)]
-                for r in res:
-                    print(json.dumps(r), flush=True)
-                rows.append((m, pct, b, mem, res))
+                runs = [[], [], []]  # flashlm, llama.cpp default, no-repack; alternating, --reps times
+                for rep in range(a.reps):
+                    for k, run in enumerate((lambda: flashlm_run(cg, m, b, a.n, a.timeout),
+                                             lambda: llama_run(cg, m, b, a.n, False, a.timeout),
+                                             lambda: llama_run(cg, m, b, a.n, True, a.timeout))):
+                        if rep and runs[k][0].get("rc") != 0:
+                            continue  # failed (OOM-killed) once: it fails again
+                        r = run()
+                        r["rep"] = rep
+                        print(json.dumps(r), flush=True)
+                        runs[k].append(r)
+                rows.append((m, pct, b, mem, [median_run(rs) for rs in runs]))
     finally:
         cg.remove()
     print("\n| model | budget | flashlm tok/s | in-memory tok/s | of in-memory | MiB read/token | I/O wait / compute ms per token | "

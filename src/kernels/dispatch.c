@@ -10,9 +10,11 @@
 #if defined(__x86_64__)
 #include "kernels/kq_orders_x86.h"
 #include "kernels/q4_0_tiled_x86.h"
+#include "kernels/x86/axpy_x86.h"
 #include "kernels/x86/vecdot_x86.h"
 #endif
 #if defined(__aarch64__)
+#include "kernels/arm/axpy_arm.h"
 #include "kernels/arm/vecdot_arm.h"
 #endif
 
@@ -232,4 +234,28 @@ flm_q4_0_rows_fn flm_kernel_q4_0_rows(void) {
         if (f) return f;
     }
     return flm_q4_0_rows_ref;
+}
+
+// ---------------------------------------------------------------- quantized row into a float accumulator
+
+flm_axpy_fn flm_kernel_axpy_isa(enum flm_type t, enum flm_isa isa) {
+    if (t != FLM_TYPE_Q8_0) return NULL;
+    if (isa == FLM_ISA_SCALAR) return flm_q8_0_axpy_ref;
+    if (!flm_cpu_has_isa(isa)) return NULL;
+#if defined(__x86_64__)
+    if (isa == FLM_ISA_AVX512) return flm_q8_0_axpy_avx512;
+    if (isa == FLM_ISA_AVX2) return flm_q8_0_axpy_avx2;
+#endif
+#if defined(__aarch64__)
+    if (isa == FLM_ISA_NEON) return flm_q8_0_axpy_neon;
+#endif
+    return NULL;
+}
+
+flm_axpy_fn flm_kernel_axpy(enum flm_type t) {
+    for (int isa = (int)flm_cpu_isa(); isa > FLM_ISA_SCALAR; isa--) {
+        const flm_axpy_fn f = flm_kernel_axpy_isa(t, (enum flm_isa)isa);
+        if (f) return f;
+    }
+    return flm_kernel_axpy_isa(t, FLM_ISA_SCALAR);
 }

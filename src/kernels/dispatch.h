@@ -68,4 +68,11 @@ flm_vec_dot4_fn flm_kernel_kq_batch4(enum flm_type t);
 flm_q4_0_rows_fn flm_kernel_q4_0_rows(void);
 flm_q4_0_rows_fn flm_kernel_q4_0_rows_isa(enum flm_isa isa);
 
+// y += a * (quantized row) (kernels/axpy.h): the best variant for this CPU
+// (the reference under FLM_SCALAR), NULL for a type without one; or the one
+// written for isa (for tests: NULL when there is none or the CPU cannot run it).
+#include "kernels/axpy.h"
+flm_axpy_fn flm_kernel_axpy(enum flm_type t);
+flm_axpy_fn flm_kernel_axpy_isa(enum flm_type t, enum flm_isa isa);
+
 #endif

@@ -40,7 +40,9 @@ void flm_matmul_cols(struct flm_pool *pool, const struct flm_mat *w, const float
 // y[e] = sum over k < n_live of x[live[k]] * w[live[k]][e] for e < n_cols:
 // the product of a matrix stored transposed (one row per input, as in a
 // row-column bundle) with an x that is zero outside live. Rows are
-// dequantized block by block and accumulated in float in the order of live;
+// accumulated in float in the order of live: for a type with an axpy kernel
+// (Q8_0, kernels/axpy.h) one fused multiply-add per element onto the
+// dequantized weight, otherwise the dequantized row times x, then added;
 // threads split the columns at block boundaries.
 void flm_matmul_t_rows(struct flm_pool *pool, const struct flm_mat *w, const float *x, const int32_t *live,
                        int32_t n_live, float *y);
