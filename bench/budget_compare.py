@@ -226,6 +226,14 @@ def main():
             fmt(ld), fmt(ln), "%.1f" % (ln["peak"] / 2**20) if ln.get("peak") else "-", ratio))
 
 
+def median_run(runs):
+    """The run with the median tokens/s (a failed run, if any failed)."""
+    bad = [r for r in runs if r.get("rc") != 0]
+    if bad:
+        return bad[0]
+    return sorted(runs, key=lambda r: r["tg_tok_s"])[len(runs) // 2]
+
+
 def flashlm_variants(a):
     """flashlm alone, one row per model, variant and budget (the neuron cache columns)."""
     cg = Cgroup("flm_budget_compare_%d" % os.getpid())
@@ -234,13 +242,15 @@ def flashlm_variants(a):
         for m in a.models:
             size = os.path.getsize(m)
             for extra in a.flashlm_args or [""]:
-                mem = flashlm_run(None, m, 0, a.n, a.timeout, extra)
-                print(json.dumps(mem), flush=True)
+                mems, fs = [], {pct: [] for pct in a.pct}
+                for rep in range(a.reps):  # in memory, then each budget, alternating
+                    mems.append(flashlm_run(None, m, 0, a.n, a.timeout, extra))
+                    print(json.dumps(mems[-1]), flush=True)
+                    for pct in a.pct:
+                        fs[pct].append(flashlm_run(cg, m, size * pct // 100, a.n, a.timeout, extra))
+                        print(json.dumps(fs[pct][-1]), flush=True)
                 for pct in a.pct:
-                    b = size * pct // 100
-                    f = flashlm_run(cg, m, b, a.n, a.timeout, extra)
-                    print(json.dumps(f), flush=True)
-                    rows.append((m, extra, pct, b, mem, f))
+                    rows.append((m, extra, pct, size * pct // 100, median_run(mems), median_run(fs[pct])))
     finally:
         cg.remove()
     print("\n| model | flags | budget | tok/s | in-memory tok/s (same flags) | of in-memory | MiB read/token | "

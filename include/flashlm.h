@@ -165,9 +165,14 @@ struct flm_context_params {
     int32_t n_seq;      // independent sequences, each with n_ctx positions of KV cache (default 1)
     float   sparsity;   // 0 = dense FFN; else a sparsity level the model was calibrated for
                         // ('flashlm calibrate'), as a fraction (0.5) or percent (50): FFN neurons
-                        // whose activation is under their threshold are skipped
+                        // whose activation is under their threshold are skipped. Under a memory
+                        // budget with row-column bundles the first context's level puts the weight
+                        // store in neuron mode (only live neurons are read); a later context of the
+                        // model at another level, or dense, then fails with FLM_ERR_INVALID
     int32_t sparse_window; // with sparsity: count reads as if neurons live in the last N tokens stayed
-                           // cached (windowing; see flm_sparse_stats), 0 = off
+                           // cached (windowing; see flm_sparse_stats), 0 = off. Under a memory budget with
+                           // a bundled file it is also the window of the store's neuron cache (set by the
+                           // model's first context; 0: neurons stay while the cache has room)
     int32_t n_logits;   // rows of logits one eval can keep (all_logits needs that many); 0 = n_batch.
                         // Generation needs 1 per sequence: the buffer is n_logits x n_vocab floats
 };
@@ -388,7 +393,8 @@ struct flm_calib_params {
     int32_t     n_tokens;   // calibration tokens to use at most (default 8192)
     int32_t     chunk_len;  // tokens per pass, each from an empty cache (default 512)
     int32_t     n_threads;  // 0 = all cores
-    bool        per_layer;  // one threshold per layer on |act| (CATS) instead of per channel (CHESS)
+    const char *method;     // "chess-cond" (default; also for NULL), "global", "chess-down", "chess" or "cats":
+                            // see src/sparse/sparse.h
     int32_t     n_levels;   // sparsity levels to store (default 5: 0.3 0.4 0.5 0.6 0.7)
     float       levels[16]; // ascending fractions in (0, 1)
 };

@@ -29,7 +29,7 @@ struct opts {
     int32_t     sparse_window; // --sparse-window N
     const char *out;           // calibrate -o
     int32_t     calib_tokens;  // calibrate --tokens
-    bool        per_layer;     // calibrate --per-layer
+    const char *method;        // calibrate --method (--per-layer: "cats")
     const char *levels;        // calibrate --levels "30,40,50"
     int32_t     ppl_chunks;    // perplexity --chunks (0: all)
     bool        bundle;        // convert --bundle

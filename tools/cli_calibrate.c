@@ -2,6 +2,8 @@
 // computed on a calibration text and written into a new model file.
 #include "cli.h"
 
+#include "sparse/sparse.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +51,13 @@ int cmd_calibrate(const struct opts *o) {
         return EXIT_USAGE;
     }
     p.n_threads = o->n_threads;
-    p.per_layer = o->per_layer;
+    if (o->method) p.method = o->method;
+    if (flm_sparse_method_parse(p.method) < 0) {
+        fprintf(stderr, "flashlm calibrate: unknown --method '%s' (chess-cond, global, chess-down, chess or cats)\n",
+                p.method);
+        free(out);
+        return EXIT_USAGE;
+    }
     if (o->n_ctx) p.chunk_len = o->n_ctx;
     size_t len = 0;
     char *text = cli_read_file(o->file, &len);
@@ -67,7 +75,7 @@ int cmd_calibrate(const struct opts *o) {
         free(out);
         return 1;
     }
-    printf("wrote %s: %s thresholds for levels", path, p.per_layer ? "per-layer (CATS)" : "channel-wise (CHESS)");
+    printf("wrote %s: %s thresholds for levels", path, p.method);
     for (int32_t j = 0; j < p.n_levels; j++) printf(" %g%%", (double)(p.levels[j] * 100.0f));
     printf(" from %d tokens of %s (%.1f s)\n", used, o->file, cli_now() - t0);
     free(out);

@@ -86,7 +86,9 @@ static void print_usage(const char *cmd) {
         printf("usage: flashlm bench -m FILE [-t THREADS] [-p 128] [-n 64] [-r 5] [--json]\n\nFor each repetition "
                "a fresh context evaluates -p prompt tokens in one pass, then\ngenerates -n tokens one at a time; "
                "prints the median and range of tokens/s,\nthe peak resident memory and the weight bandwidth of "
-               "generation.\n\n  -p, --n-prompt N        prompt tokens (default 128)\n  -n, --n-gen N           "
+               "generation. Under\n--mem-budget also, per generated token, the bytes read from the file and the "
+               "time\nwaiting for reads versus computing; with --sparsity on a bundled file the neuron\ncache's hit "
+               "rate and reads.\n\n  -p, --n-prompt N        prompt tokens (default 128)\n  -n, --n-gen N           "
                "generated tokens (default 64)\n  -r, --reps N            repetitions (default 5)\n      --json        "
                "      one JSON object on stdout\n%s\nWith --spec, generation (-n tokens, greedy, from the prompt in -f FILE or -p "
                "tokens\nof synthetic text) runs with and without speculation, alternating, and the\nacceptance "
@@ -147,18 +149,28 @@ static void print_usage(const char *cmd) {
                "                          while its drafts are mostly rejected)\n"
                "\nRequests' sampling defaults: temperature 0.8, top_p 0.95, top_k 40, min_p 0.05.\n");
     } else if (!strcmp(cmd, "calibrate")) {
-        printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--per-layer]\n\nRuns the model "
-               "on TEXTFILE and computes, for each FFN neuron of every layer, the\nthreshold under which its "
-               "activation is skipped, at sparsity levels (default 30, 40, 50,\n60 and 70%%; CHESS channel-wise "
-               "thresholds: |act(gate)| x mean |up| per layer quantile).\nWrites OUT (default FILE with "
-               ".sparse.gguf): FILE's keys and tensors unchanged plus\nthe thresholds, through a temporary file "
-               "renamed into place on success; never\noverwrites FILE. Use the result with --sparsity LEVEL.\n\n"
+        printf("usage: flashlm calibrate -m FILE -f TEXTFILE [-o OUT] [--levels L,...] [--tokens N] [--method M]\n\n"
+               "Runs the model on TEXTFILE and computes, for each FFN neuron of every layer, the\nthreshold under "
+               "which its activation is skipped, at sparsity levels (default 30, 40, 50,\n60 and 70%%): the "
+               "fraction of neurons skipped per token. Writes OUT (default FILE\nwith .sparse.gguf): FILE's keys "
+               "and tensors unchanged plus the thresholds, through\na temporary file renamed into place on "
+               "success; never overwrites FILE. Use the\nresult with --sparsity LEVEL.\n\n"
                "  -m, --model FILE        GGUF model file (required)\n  -f, --file FILE         calibration "
                "text (use a text other than the one you evaluate on)\n  -o, --out FILE          output model "
-               "file\n      --levels L,L,...    sparsity levels in percent, ascending (default 30,40,50,60,70)\n      --tokens N          calibration tokens at most (default 8192)\n  -c, --ctx N        "
-               "     tokens per pass, each from an empty cache (default 512)\n      --per-layer         one "
-               "threshold per layer on |act| (CATS) instead of per channel\n  -t, --threads N         threads "
-               "(default: all cores)\n");
+               "file\n      --levels L,L,...    sparsity levels in percent, ascending (default 30,40,50,60,70)\n"
+               "      --tokens N          calibration tokens at most (default 8192)\n  -c, --ctx N             "
+               "tokens per pass, each from an empty cache (default 512)\n"
+               "      --method M          how thresholds are set (default chess-cond):\n"
+               "                            chess-cond  |act(gate)| x mean |up| where |act| is under its median,\n"
+               "                                        each layer skips the level (CHESS, conditioned)\n"
+               "                            chess       |act(gate)| x mean |up|, each layer skips the level (CHESS)\n"
+               "                            chess-down  as chess, times the down column's norm\n"
+               "                            global      as chess-cond, with one threshold scale for all layers\n"
+               "                                        weighted by each layer's measured effect on the logits\n"
+               "                                        (layers skip different fractions; slower: one pass per layer)\n"
+               "                            cats        |act(gate)| alone, one threshold per layer (CATS)\n"
+               "      --per-layer         the same as --method cats\n"
+               "  -t, --threads N         threads (default: all cores)\n");
     } else if (!strcmp(cmd, "convert")) {
         printf("usage: flashlm convert --bundle IN OUT [--bundle-type TYPE]\n\nWrites OUT: IN's keys and tensors "
                "unchanged plus, per layer, a tensor blk.N.ffn_bundle\nwhose row i is FFN neuron i's up row followed "
@@ -218,7 +230,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
         if (!strcmp(a, "--tensors")) { o->show_tensors = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
-        if (!strcmp(a, "--per-layer")) { o->per_layer = true; continue; }
+        if (!strcmp(a, "--per-layer")) { o->method = "cats"; continue; }
         if (!strcmp(a, "--bundle")) { o->bundle = true; continue; }
         if (a[0] != '-' && !strcmp(cmd, "convert")) {
             if (!o->model) o->model = a;
@@ -263,6 +275,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o) {
         else if (!strcmp(cmd, "calibrate") && (!strcmp(a, "-o") || !strcmp(a, "--out"))) o->out = v;
         else if (!strcmp(cmd, "perplexity") && !strcmp(a, "--chunks")) ok = parse_int(v, &o->ppl_chunks, 1, 1 << 20);
         else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--levels")) o->levels = v;
+        else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--method")) o->method = v;
         else if (!strcmp(cmd, "convert") && !strcmp(a, "--bundle-type")) o->bundle_type = v;
         else if (!strcmp(cmd, "calibrate") && !strcmp(a, "--tokens")) ok = parse_int(v, &o->calib_tokens, 2, 1 << 24);
         else if (!strcmp(a, "--top-k")) ok = parse_int(v, &o->sp.top_k, 0, 1 << 30);

@@ -166,7 +166,7 @@ static flm_status ffn_block(struct flm_context *c, const struct flm_layer *l, in
     const int E = hp->n_embd;
     norm_rows(c->xb, c->x, l->ffn_norm, n, E, hp->rms_eps);
     trace(c, "ffn_norm", il, c->xb, (size_t)n * E);
-    if (c->sparse_level >= 0) {
+    if (c->sparse_level >= 0 && l->sparse_thr) {  // a layer without thresholds stays dense (calibration's probes)
         flm_status st = flm_ffn_sparse(c, l, il, n, err);  // model/ffn_sparse.c
         if (st) return st;
     } else {

@@ -153,10 +153,12 @@ static flm_status bind_bundles(struct flm_model *m, struct flm_err *err) {
         l->sid_bundle = flm_store_add_role(m->store, t, il, FLM_STORE_FFN, F, bb, FLM_STORE_ROLE_BUNDLE);
         if (l->sid_bundle < 0) return flm_err_set(err, FLM_ERR_NOMEM, "model: out of memory");
         for (int k = 0; k < l->n_w; k++)
-            if (l->w[k].field == offsetof(struct flm_layer, w_up) || l->w[k].field == offsetof(struct flm_layer, w_down))
+            if (l->w[k].field == offsetof(struct flm_layer, w_up) ||
+                l->w[k].field == offsetof(struct flm_layer, w_down))
                 flm_store_set_role(m->store, l->w[k].id, FLM_STORE_ROLE_DENSE);
         // data NULL under a budget until the commit (model/weights.c)
-        l->bundle_up = (struct flm_mat){.type = l->w_up.type, .n_cols = E, .n_rows = F, .row_bytes = bb, .data = t->data};
+        l->bundle_up =
+            (struct flm_mat){.type = l->w_up.type, .n_cols = E, .n_rows = F, .row_bytes = bb, .data = t->data};
         l->bundle_down = (struct flm_mat){.type = (enum flm_type)dt, .n_cols = E, .n_rows = F, .row_bytes = bb,
                                           .data = t->data ? (const char *)t->data + l->w_up.row_bytes : NULL};
     }
@@ -193,6 +195,11 @@ static flm_status bind_tensors(struct flm_model *m, struct flm_err *err) {
         if ((st = flm_sparse_layer_load(m->gguf, il, hp->n_ff, m->sparse.n_levels, &m->layers[il].sparse_thr, err)))
             return st;
     return bind_bundles(m, err);
+}
+
+void flm_model_sparse_set(struct flm_model *m, const struct flm_sparse_levels *lv, const float *const *thr) {
+    m->sparse = *lv;
+    for (int il = 0; il < m->hp.n_layer; il++) m->layers[il].sparse_thr = thr ? thr[il] : NULL;
 }
 
 // ---------------------------------------------------------------- open / free

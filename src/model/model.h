@@ -148,6 +148,12 @@ flm_status flm_model_plan_store(const struct flm_model *m, uint64_t ctx_bytes, s
 flm_status flm_model_mem_init(struct flm_model *m, uint64_t budget, struct flm_err *err);
 void       flm_model_mem_free(struct flm_model *m);
 
+// Replaces the activation thresholds: levels lv and per layer thr[il]
+// (lv->n_levels rows of n_ff floats; NULL: the layer's FFN stays dense under
+// a sparsity level), memory the caller owns and keeps while contexts use the
+// model. For calibration, which tries thresholds before writing them.
+void flm_model_sparse_set(struct flm_model *m, const struct flm_sparse_levels *lv, const float *const *thr);
+
 const struct flm_arch *flm_arch_find(const char *name, size_t len);
 
 int32_t flm_model_n_vocab(const struct flm_model *model);

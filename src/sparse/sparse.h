@@ -11,15 +11,31 @@
 // error of dropping neuron i is about |act_i| * E|up_i|, so for a target
 // sparsity s one value lambda_s per layer is chosen such that a fraction s of
 // the calibration's |act_i| * E|up_i| (over all tokens and channels of the
-// layer) lies under it, and each channel gets t_i = lambda_s / E|up_i|. With
-// FLM_SPARSE_PER_LAYER every channel gets the same t = lambda_s computed on
-// |act_i| alone (CATS).
+// layer) lies under it, and each channel gets t_i = lambda_s / E|up_i|. The
+// methods differ in the channel scale c_i (t_i = lambda / c_i) and in where
+// lambda is chosen:
+//   cats        c_i = 1, one lambda per layer (CATS: the same t for every channel)
+//   chess       c_i = E|up_i|, one lambda per layer (each layer skips s)
+//   chess-down  c_i = E|up_i| * ||W_down[:, i]||, one lambda per layer (the
+//               error vector a dropped neuron leaves is act_i * up_i * W_down[:, i])
+//   chess-cond  c_i = E[|up_i| : |act_i| under the channel's median], one
+//               lambda per layer: the |up| of the tokens a neuron is dropped
+//               on, rather than of all tokens (gate and up read the same
+//               input, so small |act| often comes with smaller |up|)
+//   global      c_i of chess-cond times a layer gain g_l, one lambda for all
+//               layers such that a fraction s of all token-layer-channels lies
+//               under it, so layers skip different fractions. g_l^2 is the
+//               layer's measured sensitivity: the KL divergence of the logits
+//               with only that layer sparse, per unit of the error energy
+//               (flm_sparse_calib_energy) its thresholds leave.
+// The levels of the file are the fractions s. The default of flashlm
+// calibrate is chess-cond (BENCHMARKS.md, "Sparsity thresholds: methods").
 //
 // In a GGUF file (written by flashlm calibrate, read by the model loader),
 // as metadata only, so that the file keeps its tensors and still loads in
 // llama.cpp (which refuses tensors it does not expect):
 //   flashlm.sparsity.levels   f32 array, the sparsity levels s (0 < s < 1, ascending, at most 16)
-//   flashlm.sparsity.method   string "chess" or "cats"
+//   flashlm.sparsity.method   string, the method: "chess-cond", "global", "chess-down", "chess" or "cats"
 //   flashlm.sparsity.tokens   u32, calibration tokens
 //   flashlm.sparsity.thr.N    f32 array of n_levels * n_ff: layer N's thresholds, level j at [j * n_ff]
 //
@@ -101,7 +117,18 @@ int32_t flm_sparse_level_find(const struct flm_sparse_levels *lv, float s, struc
 
 // ---------------------------------------------------------------- calibration
 
-enum flm_sparse_method { FLM_SPARSE_CHESS = 0, FLM_SPARSE_PER_LAYER = 1 };
+enum flm_sparse_method {
+    FLM_SPARSE_CHESS      = 0,
+    FLM_SPARSE_PER_LAYER  = 1,  // cats
+    FLM_SPARSE_CHESS_DOWN = 2,
+    FLM_SPARSE_GLOBAL     = 3,
+    FLM_SPARSE_CHESS_COND = 4,
+};
+
+// The method's name as stored in the file ("chess", "cats", "chess-down", "global", "chess-cond").
+const char *flm_sparse_method_name(enum flm_sparse_method m);
+// The method named s, or -1.
+int flm_sparse_method_parse(const char *s);
 
 struct flm_sparse_calib;
 
@@ -112,11 +139,25 @@ void       flm_sparse_calib_free(struct flm_sparse_calib *c);
 // up[t * n_ff + i] = up(x) of channel i.
 void flm_sparse_calib_add(struct flm_sparse_calib *c, int32_t il, const float *act, const float *up, int32_t n_tok);
 
+// Layer il's down column norms: norm[i] = ||W_down[:, i]|| (1 until set).
+void flm_sparse_calib_set_down(struct flm_sparse_calib *c, int32_t il, const float *norm);
+
+// Sets layer il's gain g_l (see "global" above; 1 until set).
+void flm_sparse_calib_set_gain(struct flm_sparse_calib *c, int32_t il, double gain);
+
+// The error energy thresholds thr[0..n_ff) leave in layer il: per token, the
+// sum over channels of E[(act_i * c_i)^2; |act_i| < thr_i], with c_i the
+// method's channel scale without the gain.
+double flm_sparse_calib_energy(const struct flm_sparse_calib *c, enum flm_sparse_method method, int32_t il,
+                               const float *thr);
+
 int64_t flm_sparse_calib_tokens(const struct flm_sparse_calib *c, int32_t il);
 
 // Thresholds of every layer for n_levels ascending levels in (0, 1):
-// thr[(il * n_levels + j) * n_ff + i]. FLM_ERR_INVALID when a layer saw no
-// tokens or a level is out of range.
+// thr[(il * n_levels + j) * n_ff + i]. A level is the fraction of the
+// calibration's token-channels under threshold: in each layer, or over all
+// layers together (global). FLM_ERR_INVALID when a layer saw no tokens, a
+// level is out of range or the method is unknown.
 flm_status flm_sparse_calib_thresholds(const struct flm_sparse_calib *c, enum flm_sparse_method method,
                                        const float *levels, int32_t n_levels, float *thr, struct flm_err *err);
 

@@ -11,6 +11,20 @@ static bool is_sparse_key(struct flm_gguf_str k) {
     return k.len >= sizeof pre - 1 && memcmp(k.ptr, pre, sizeof pre - 1) == 0;
 }
 
+static const char *const method_names[] = {
+    [FLM_SPARSE_CHESS] = "chess", [FLM_SPARSE_PER_LAYER] = "cats", [FLM_SPARSE_CHESS_DOWN] = "chess-down",
+    [FLM_SPARSE_GLOBAL] = "global", [FLM_SPARSE_CHESS_COND] = "chess-cond"};
+
+const char *flm_sparse_method_name(enum flm_sparse_method m) {
+    return (unsigned)m < sizeof method_names / sizeof *method_names ? method_names[m] : "?";
+}
+
+int flm_sparse_method_parse(const char *s) {
+    for (int m = 0; s && m < (int)(sizeof method_names / sizeof *method_names); m++)
+        if (!strcmp(s, method_names[m])) return m;
+    return -1;
+}
+
 flm_status flm_sparse_check_output(const char *src_path, const char *path, struct flm_err *err) {
     struct stat a, b;
     if (stat(src_path, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
@@ -51,7 +65,7 @@ flm_status flm_sparse_write(const struct flm_gguf *src, const char *src_path, co
     st = copy_all(w, src, err);
     if (st == FLM_OK &&
         (flm_gguf_writer_kv_arr(w, FLM_SPARSE_KEY_LEVELS, FLM_GGUF_FLOAT32, levels, (uint64_t)n_levels) ||
-         flm_gguf_writer_kv_str(w, FLM_SPARSE_KEY_METHOD, method == FLM_SPARSE_CHESS ? "chess" : "cats") ||
+         flm_gguf_writer_kv_str(w, FLM_SPARSE_KEY_METHOD, flm_sparse_method_name(method)) ||
          flm_gguf_writer_kv_u32(w, FLM_SPARSE_KEY_TOKENS, n_tokens)))
         st = flm_err_set(err, FLM_ERR_NOMEM, "sparse: cannot add the sparsity keys");
     for (int32_t il = 0; st == FLM_OK && il < n_layer; il++) {

@@ -77,7 +77,8 @@ flm_status flm_neurons_init(struct flm_neurons **out, const struct flm_neurons_p
     if (p->n_layers <= 0 || p->n_ff <= 0 || p->capacity <= 0 || p->capacity > p->n_ff || !p->bundle_bytes ||
         p->staging % A || p->staging < p->bundle_bytes + 2 * A || p->max_reqs <= 0)
         return flm_err_set(err, FLM_ERR_INVALID,
-                           "neurons: bad cache shape (%d layers, %d neurons, capacity %d, %zu-byte bundles, %zu staging)",
+                           "neurons: bad cache shape (%d layers, %d neurons, capacity %d, %zu-byte bundles, "
+                           "%zu staging)",
                            p->n_layers, p->n_ff, p->capacity, p->bundle_bytes, p->staging);
     struct flm_neurons *nc = calloc(1, sizeof *nc);
     if (!nc) return flm_err_set(err, FLM_ERR_NOMEM, "neurons: out of memory");
@@ -92,7 +93,8 @@ flm_status flm_neurons_init(struct flm_neurons **out, const struct flm_neurons_p
     nc->r_end = malloc((size_t)p->max_reqs * sizeof *nc->r_end);
     nc->r_pos = malloc((size_t)p->max_reqs * sizeof *nc->r_pos);
     nc->reqs = malloc((size_t)p->max_reqs * sizeof *nc->reqs);
-    bool ok = nc->c && nc->maps && nc->lasts && nc->miss && nc->pos && nc->r_start && nc->r_end && nc->r_pos && nc->reqs;
+    bool ok = nc->c && nc->maps && nc->lasts && nc->miss && nc->pos && nc->r_start && nc->r_end && nc->r_pos &&
+              nc->reqs;
     ok = ok && !posix_memalign((void **)&nc->slot_mem, 64, L * cap * p->bundle_bytes);
     ok = ok && !posix_memalign((void **)&nc->staging, A, p->staging);
     if (!ok) {
@@ -118,7 +120,8 @@ flm_status flm_neurons_init(struct flm_neurons **out, const struct flm_neurons_p
 
 void flm_neurons_free(struct flm_neurons *nc) {
     if (!nc) return;
-    free(nc->c), free(nc->maps), free(nc->lasts), free(nc->miss), free(nc->pos), free(nc->r_start), free(nc->r_end), free(nc->r_pos);
+    free(nc->c), free(nc->maps), free(nc->lasts), free(nc->miss), free(nc->pos);
+    free(nc->r_start), free(nc->r_end), free(nc->r_pos);
     free(nc->reqs), free(nc->slot_mem), free(nc->staging);
     free(nc);
 }

@@ -108,6 +108,7 @@ static size_t span_of(uint64_t off, size_t n) { return (size_t)(align_up(off + n
 static void       neuron_prepare(struct flm_store *s);
 static uint64_t   neuron_need(const struct flm_store *s, int32_t capacity, struct flm_neurons_params *np);
 static int32_t    neuron_capacity(const struct flm_store *s, uint64_t used);
+static void       neuron_shrink(struct flm_store *s, uint64_t other, size_t rowbuf);
 static flm_status neuron_commit(struct flm_store *s, int32_t capacity, struct flm_err *err);
 
 static uint64_t now_ns(void) {
@@ -467,6 +468,7 @@ static flm_status layout(struct flm_store *s, struct flm_budget *b, size_t rowbu
     neuron_prepare(s);
     for (int i = 0; i < s->n_t; i++) s->t[i].pinned = s->t[i].cls == FLM_STORE_NORM;
     if (!fits(s, other, rowbuf)) s->p.head_chunk = 1;  // tight: an LM head streamed alone in parts of a layer's size
+    if (!fits(s, other, rowbuf)) neuron_shrink(s, other, rowbuf);  // tight: smaller neuron caches
     const struct plan least = measure(s);
     if (!fits(s, other, rowbuf)) {
         char what[160], sz[32], nz[32];
@@ -774,6 +776,20 @@ static int32_t neuron_capacity(const struct flm_store *s, uint64_t used) {
         else hi = mid - 1;
     }
     return lo;
+}
+
+// When caches of the asked size do not fit even with nothing but norms
+// pinned: the most slots per layer that do (at least one; a token with more
+// live neurons is then read in parts) rather than a refusal.
+static void neuron_shrink(struct flm_store *s, uint64_t other, size_t rowbuf) {
+    int32_t lo = 1, hi = s->neuron_min;
+    if (!hi) return;
+    while (lo < hi) {
+        s->neuron_min = lo + (hi - lo + 1) / 2;
+        if (fits(s, other, rowbuf)) lo = s->neuron_min;
+        else hi = s->neuron_min - 1;
+    }
+    s->neuron_min = lo;
 }
 
 static flm_status check_file_cb(void *user, struct flm_err *err) { return check_file(user, err); }

@@ -18,6 +18,10 @@
 // inode are checked against what was opened, after it too; a change or a
 // short read is an FLM_ERR_IO naming the file, never misread bytes.
 //
+// In neuron mode (a sparse context, row-column bundles; last section) the
+// FFN layers that stream read their live neurons' bundles through a neuron
+// cache (store/neurons.h) instead of their up and down matrices.
+//
 // Streaming state is shared by every context of a model: flm_store_begin
 // and flm_store_end bracket a forward pass and serialize passes that stream.
 #ifndef FLM_STORE_STORE_H
@@ -144,8 +148,9 @@ void flm_store_get_io(const struct flm_store *s, struct flm_model_io *out);
 // sparse context commits a budgeted store whose file has bundles. FFN layers
 // that are not pinned then stream their gate (and attention) in their unit
 // and serve the live neurons' bundles from a neuron cache of the same
-// capacity for every layer: at least min_capacity slots, more when the
-// budget leaves room. window: tokens a neuron stays cached after its last
+// capacity for every layer: at least min_capacity slots (fewer, down to one,
+// only when that much does not fit even with nothing else pinned), more when
+// the budget leaves room. window: tokens a neuron stays cached after its last
 // use (0: as long as the capacity allows). Pinned FFN layers pin their
 // bundles (not up and down).
 int  flm_store_add_role(struct flm_store *s, const struct flm_gguf_tensor *t, int group, enum flm_store_class cls,

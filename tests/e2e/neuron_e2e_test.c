@@ -146,11 +146,11 @@ static void test_identical_under_budget(void **state) {
     same_logits(mem, win, "50% budget, window 2");
     // a window of 2 tokens keeps fewer neurons than the capacity allows
     assert_true((double)win->gen_hits / win->gen_lookups < (double)half->gen_hits / half->gen_lookups);
-    // the least budget: the smallest caches (a token with more live neurons than slots is fetched in parts)
+    // the least budget: caches shrunk far under a token's live neurons, which are fetched in parts
     const uint64_t least = least_budget(file_size(bundled) / 8, tight);
     printf("  least budget %.1f MiB: capacity %d, hit rate %.3f\n", least / 1048576.0, tight->io.neuron_capacity,
            tight->io.cache_hit_rate);
-    assert_true(tight->io.neuron_capacity < 1536);
+    assert_true(tight->io.neuron_capacity < 700);  // under the level's mean live count (about 770 of 1536)
     same_logits(mem, tight, "least budget");
     free_run(mem), free_run(half), free_run(win), free_run(tight);
 }

@@ -1,5 +1,7 @@
-// sparse_test.c - masks, threshold calibration (quantiles and monotonicity
-// on synthetic activations), levels in a GGUF file, and writing a model copy
+// sparse_test.c - masks, threshold calibration (quantiles, monotonicity,
+// channel scaling, conditioned |up|, error energy and the global allocation
+// across layers on synthetic
+// activations), levels in a GGUF file, and writing a model copy
 // with thresholds (byte-identical keys and tensors, refusal to overwrite the
 // input, no temporary file left behind).
 #include "test_util.h"
@@ -82,10 +84,16 @@ static void test_calib_quantiles(void **state) {
             }
         flm_sparse_calib_add(c, il, act, up, T);
     }
+    float down[37];
+    for (int32_t i = 0; i < F; i++) down[i] = i % 2 ? 2.0f : 1.0f;
+    for (int32_t il = 0; il < L; il++) flm_sparse_calib_set_down(c, il, down);
     const float levels[3] = {0.3f, 0.5f, 0.7f};
     float *thr = malloc(sizeof(float) * L * 3 * F);
-    for (int method = 0; method < 2; method++) {
-        assert_int_equal(flm_sparse_calib_thresholds(c, (enum flm_sparse_method)method, levels, 3, thr, NULL), FLM_OK);
+    const enum flm_sparse_method per_layer[4] = {FLM_SPARSE_CHESS, FLM_SPARSE_PER_LAYER, FLM_SPARSE_CHESS_DOWN,
+                                                 FLM_SPARSE_CHESS_COND};
+    for (int mi = 0; mi < 4; mi++) {
+        const enum flm_sparse_method method = per_layer[mi];
+        assert_int_equal(flm_sparse_calib_thresholds(c, method, levels, 3, thr, NULL), FLM_OK);
         for (int32_t il = 0; il < L; il++)
             for (int j = 0; j < 3; j++) {
                 const float *t = thr + ((size_t)il * 3 + j) * F;
@@ -98,15 +106,136 @@ static void test_calib_quantiles(void **state) {
                     if (method == FLM_SPARSE_PER_LAYER) assert_true(t[i] == t[0]);
                 }
                 assert_true(fabs(under / F - levels[j]) < 0.03);
-                if (method == FLM_SPARSE_CHESS)  // channels with 4x the |up| get a 4x lower threshold
+                if (method == FLM_SPARSE_CHESS || method == FLM_SPARSE_CHESS_COND)  // 4x the |up|: a 4x lower threshold
                     assert_true(fabs(t[3] * 4 / t[1] - 1.0) < 1e-3 || t[1] >= 2.0f);
+                if (method == FLM_SPARSE_CHESS_DOWN)  // and those with twice the down norm a 2x lower one
+                    for (int32_t i = 0; i + 1 < F; i++) {
+                        const double si = (i % 3 == 0 ? 4.0 : 1.0) * down[i];
+                        const double sn = ((i + 1) % 3 == 0 ? 4.0 : 1.0) * down[i + 1];
+                        assert_true(fabs(t[i] * si / (t[i + 1] * sn) - 1.0) < 1e-5);
+                    }
             }
     }
+    assert_int_equal(flm_sparse_calib_thresholds(c, (enum flm_sparse_method)7, levels, 3, thr, NULL), FLM_ERR_INVALID);
     const float bad[2] = {0.5f, 0.4f};
     assert_int_equal(flm_sparse_calib_thresholds(c, FLM_SPARSE_CHESS, bad, 2, thr, NULL), FLM_ERR_INVALID);
     free(act), free(up), free(thr);
     flm_sparse_calib_free(c);
     flm_sparse_calib_free(NULL);
+}
+
+// Global: three layers with the same activations but gains 4, 1 and 1/4.
+// One lambda for all: the overall fraction under threshold is the level, the
+// layer whose errors weigh least skips most, and every threshold is
+// lambda / (E|up_i| * gain) (|up| does not depend on act here).
+static void test_calib_global(void **state) {
+    (void)state;
+    const int32_t L = 3, F = 24, T = 2000;
+    const float gains[3] = {4.0f, 1.0f, 0.25f};
+    struct flm_sparse_calib *c;
+    assert_int_equal(flm_sparse_calib_init(&c, L, F, NULL), FLM_OK);
+    float *act = malloc(sizeof(float) * F * T), *up = malloc(sizeof(float) * F * T);
+    float down[24];
+    for (int32_t i = 0; i < F; i++) down[i] = 1.0f + (float)(i % 4);
+    uint64_t seed = 9;
+    for (int32_t il = 0; il < L; il++) {
+        for (int32_t t = 0; t < T; t++)
+            for (int32_t i = 0; i < F; i++) {
+                act[t * F + i] = flm_test_randf(&seed);  // uniform in +-1
+                up[t * F + i] = (i % 3 == 0 ? 2.0f : 1.0f) * (flm_test_randf(&seed) < 0 ? -1 : 1);
+            }
+        flm_sparse_calib_add(c, il, act, up, T);
+        flm_sparse_calib_set_gain(c, il, gains[il]);
+        flm_sparse_calib_set_down(c, il, down);
+    }
+    const float levels[2] = {0.3f, 0.5f};
+    float *thr = malloc(sizeof(float) * L * 2 * F);
+    assert_int_equal(flm_sparse_calib_thresholds(c, FLM_SPARSE_GLOBAL, levels, 2, thr, NULL), FLM_OK);
+    for (int j = 0; j < 2; j++) {
+        double frac[3], all = 0, lam = 0;
+        for (int32_t il = 0; il < L; il++) {
+            const float *t = thr + ((size_t)il * 2 + j) * F;
+            frac[il] = 0;
+            for (int32_t i = 0; i < F; i++) {
+                frac[il] += (t[i] < 1.0f ? t[i] : 1.0) / F;  // |uniform(+-1)| < t
+                const double li = (double)t[i] * (i % 3 == 0 ? 2.0 : 1.0) * gains[il];
+                if (il == 0 && i == 0) lam = li;
+                assert_true(fabs(li / lam - 1.0) < 1e-4);  // one lambda over the scaled thresholds
+                if (j > 0) assert_true(t[i] >= thr[((size_t)il * 2 + j - 1) * F + i]);
+            }
+            all += frac[il] / L;
+        }
+        if (fabs(all - levels[j]) > 0.02) fail_msg("level %g: %.3f under threshold overall", (double)levels[j], all);
+        assert_true(frac[0] < frac[1] - 0.05 && frac[1] < frac[2] - 0.05);
+    }
+    // without gains every layer counts the same: the global allocation gives each layer the level
+    struct flm_sparse_calib *c2;
+    assert_int_equal(flm_sparse_calib_init(&c2, 2, F, NULL), FLM_OK);
+    for (int32_t il = 0; il < 2; il++) flm_sparse_calib_add(c2, il, act, up, T);
+    assert_int_equal(flm_sparse_calib_thresholds(c2, FLM_SPARSE_GLOBAL, levels, 2, thr, NULL), FLM_OK);
+    for (int32_t il = 0; il < 2; il++) {
+        double f = 0;
+        const float *t = thr + (size_t)il * 2 * F;
+        for (int32_t i = 0; i < F; i++) f += (t[i] < 1.0f ? t[i] : 1.0) / F;
+        assert_true(fabs(f - levels[0]) < 0.03);
+    }
+    flm_sparse_calib_free(c2);
+    // the error energy thresholds leave: E[(act_i c_i)^2; |act_i| < t] = c_i^2 t^3 / 3 for act uniform in +-1
+    float t3[24];
+    for (int32_t i = 0; i < F; i++) t3[i] = 0.25f + 0.5f * (float)(i % 2);
+    double want = 0, want_down = 0;
+    for (int32_t i = 0; i < F; i++) {
+        const double up_i = i % 3 == 0 ? 2.0 : 1.0, e = (double)t3[i] * t3[i] * t3[i] / 3.0;
+        want += up_i * up_i * e;
+        want_down += up_i * up_i * down[i] * down[i] * e;
+    }
+    const double e = flm_sparse_calib_energy(c, FLM_SPARSE_CHESS, 1, t3);
+    const double ed = flm_sparse_calib_energy(c, FLM_SPARSE_CHESS_DOWN, 1, t3);
+    assert_true(fabs(flm_sparse_calib_energy(c, FLM_SPARSE_GLOBAL, 1, t3) / e - 1.0) < 1e-9);  // without the gain
+    if (fabs(e / want - 1.0) > 0.05 || fabs(ed / want_down - 1.0) > 0.05)
+        fail_msg("energy %g (want %g), with down norms %g (want %g)", e, want, ed, want_down);
+    free(act), free(up), free(thr);
+    flm_sparse_calib_free(c);
+}
+
+// chess-cond: two channels with the same |act| and mean |up|, but in the
+// second |up| is small (0.25) where |act| is under 0.5 and large (1.75)
+// above: it is dropped at a 4x higher threshold than the first (|up| 1
+// always); chess treats both alike.
+static void test_calib_cond(void **state) {
+    (void)state;
+    const int32_t F = 2, T = 4000;
+    struct flm_sparse_calib *c;
+    assert_int_equal(flm_sparse_calib_init(&c, 1, F, NULL), FLM_OK);
+    float act[2 * 4000], up[2 * 4000];
+    uint64_t seed = 3;
+    for (int32_t t = 0; t < T; t++) {
+        const float a = flm_test_randf(&seed);
+        act[t * F] = act[t * F + 1] = a;
+        up[t * F] = 1.0f;
+        up[t * F + 1] = fabsf(a) < 0.5f ? 0.25f : 1.75f;
+    }
+    flm_sparse_calib_add(c, 0, act, up, T);
+    const float level = 0.3f;
+    float thr[2];
+    assert_int_equal(flm_sparse_calib_thresholds(c, FLM_SPARSE_CHESS, &level, 1, thr, NULL), FLM_OK);
+    assert_true(fabs(thr[1] / thr[0] - 1.0) < 0.05);
+    assert_int_equal(flm_sparse_calib_thresholds(c, FLM_SPARSE_CHESS_COND, &level, 1, thr, NULL), FLM_OK);
+    if (fabs(thr[1] / thr[0] - 4.0) > 0.1) fail_msg("chess-cond thresholds %g %g: ratio not 4", thr[0], thr[1]);
+    const double under = (thr[0] < 1 ? thr[0] : 1.0) + (thr[1] < 1 ? thr[1] : 1.0);
+    assert_true(fabs(under / 2 - level) < 0.02);
+    flm_sparse_calib_free(c);
+}
+
+static void test_method_names(void **state) {
+    (void)state;
+    const char *names[] = {"chess", "cats", "chess-down", "global", "chess-cond"};
+    for (int m = 0; m < 5; m++) {
+        assert_string_equal(flm_sparse_method_name((enum flm_sparse_method)m), names[m]);
+        assert_int_equal(flm_sparse_method_parse(names[m]), m);
+    }
+    assert_int_equal(flm_sparse_method_parse("teal"), -1);
+    assert_int_equal(flm_sparse_method_parse(NULL), -1);
 }
 
 // ---------------------------------------------------------------- files
@@ -266,6 +395,9 @@ int main(void) {
         cmocka_unit_test(test_mask_blocks),
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_calib_quantiles),
+        cmocka_unit_test(test_calib_global),
+        cmocka_unit_test(test_calib_cond),
+        cmocka_unit_test(test_method_names),
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_write_refusals),
     };

@@ -272,7 +272,8 @@ static flm_status fx_pass(struct fx *x, bool check, struct flm_err *err) {
         flm_store_release(x->s, l, 0);
         if (!base) return err->status;
         for (int k = 0; check && k < nl; k++)
-            for (int i = 0; i < BB; i += 7) assert_int_equal(base[(size_t)slot[k] * stride + i], byte_of(l, live[k], i));
+            for (int i = 0; i < BB; i += 7)
+                assert_int_equal(base[(size_t)slot[k] * stride + i], byte_of(l, live[k], i));
     }
     return FLM_OK;
 }
