@@ -153,13 +153,15 @@ def llama_run(cg, model, budget, n, no_repack, timeout):
 
 
 def median_run(rs):
-    """The run with the median tokens/s of those that finished (the first run when none did)."""
+    """The median of the runs that finished (the mean of the middle two for an even count; every figure is
+    listed in the table), or the first failed run when none finished."""
     ok = sorted((r for r in rs if r.get("rc") == 0), key=lambda r: r["tg_tok_s"])
     if not ok:
         return rs[0]
     med = dict(ok[(len(ok) - 1) // 2])
-    if len(ok) > 1:
-        med["all_tok_s"] = [round(r["tg_tok_s"], 2) for r in rs if r.get("rc") == 0]
+    med["tg_tok_s"] = (ok[(len(ok) - 1) // 2]["tg_tok_s"] + ok[len(ok) // 2]["tg_tok_s"]) / 2
+    if len(rs) > 1:
+        med["all_tok_s"] = [round(r["tg_tok_s"], 2) if r.get("rc") == 0 else None for r in rs]
     return med
 
 
@@ -169,7 +171,7 @@ def fmt(r):
             return "OOM-killed " + ("while generating" if r.get("loaded") else "at load")
         return "failed (%s)" % (r.get("error") or r.get("rc"))
     if r.get("all_tok_s"):
-        return "%.2f (%s)" % (r["tg_tok_s"], ", ".join("%.2f" % v for v in r["all_tok_s"]))
+        return "%.2f (%s)" % (r["tg_tok_s"], ", ".join("%.2f" % v if v is not None else "failed" for v in r["all_tok_s"]))
     return "%.2f" % r["tg_tok_s"]
 
 
@@ -224,14 +226,6 @@ def main():
             "%.2f" % f["read_gb_s"] if ok else "-",
             "%.1f" % (f["peak"] / 2**20) if f.get("peak") else "-",
             fmt(ld), fmt(ln), "%.1f" % (ln["peak"] / 2**20) if ln.get("peak") else "-", ratio))
-
-
-def median_run(runs):
-    """The run with the median tokens/s (a failed run, if any failed)."""
-    bad = [r for r in runs if r.get("rc") != 0]
-    if bad:
-        return bad[0]
-    return sorted(runs, key=lambda r: r["tg_tok_s"])[len(runs) // 2]
 
 
 def flashlm_variants(a):
